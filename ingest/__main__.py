@@ -1,0 +1,117 @@
+"""``python -m ingest CATALOG`` — put a catalog (CSV, JSONL, JSON or a folder of images) into Folio."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from ingest.job import IngestJob, IngestOptions
+from ingest.readers import FIELDS, ColumnMap
+from multimodal.errors import FolioError
+from multimodal.folio import load_models
+from multimodal.settings import Settings
+from multimodal.store import BookStore
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m ingest", description=__doc__)
+    parser.add_argument("catalog", type=Path, help="a .csv, .jsonl or .json catalog, or a folder of images")
+    parser.add_argument(
+        "--images-dir", type=Path, help="where cover paths are resolved (default: the catalog's folder)"
+    )
+    parser.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="FIELD=COLUMN",
+        help=f"use COLUMN for FIELD ({', '.join(FIELDS)}); COLUMN may be a template like 'img_{{ISBN}}.jpg'",
+    )
+    parser.add_argument("--profile", choices=["auto", "clip", "offline"], help="model profile (FOLIO_PROFILE)")
+    parser.add_argument("--clip-model", help="open_clip model name (FOLIO_CLIP_MODEL)")
+    parser.add_argument("--clip-pretrained", help="pretrained tag or local checkpoint file (FOLIO_CLIP_PRETRAINED)")
+    parser.add_argument("--data-dir", type=Path, help="where the embedded store lives (FOLIO_DATA_DIR)")
+    parser.add_argument("--collection", help="collection name prefix (FOLIO_COLLECTION)")
+    parser.add_argument("--chroma-host", help="use a Chroma server at this host (FOLIO_CHROMA_HOST)")
+    parser.add_argument("--chroma-port", type=int, help="the Chroma server's port (FOLIO_CHROMA_PORT)")
+    parser.add_argument("--batch-size", type=int, help="images per model forward (FOLIO_BATCH_SIZE)")
+    parser.add_argument("--workers", type=int, default=4, help="image decoding threads")
+    parser.add_argument("--ocr", action="store_true", help="read the text on each cover and store it with the book")
+    parser.add_argument("--prune", action="store_true", help="remove books that are no longer in the catalog")
+    parser.add_argument("--rebuild", action="store_true", help="drop the store's vectors and embed everything again")
+    parser.add_argument("--shard", help="I/N: ingest only this worker's share of the catalog (0 ≤ I < N)")
+    parser.add_argument("--rejects", type=Path, help="JSONL report of rejected rows (default: DATA_DIR/rejects.jsonl)")
+    parser.add_argument("--allow-outside", action="store_true", help="allow cover paths outside the catalog's folders")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser.parse_args(argv)
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    overrides = {
+        name: value
+        for name in (
+            "profile",
+            "clip_model",
+            "clip_pretrained",
+            "data_dir",
+            "collection",
+            "chroma_host",
+            "chroma_port",
+            "batch_size",
+        )
+        if (value := getattr(args, name, None)) is not None
+    }
+    return Settings(**overrides)
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    if not text:
+        return None
+    index, _, count = text.partition("/")
+    shard = (int(index), int(count))
+    if not 0 <= shard[0] < shard[1]:
+        raise ValueError(f"--shard {text}: need I/N with 0 ≤ I < N")
+    return shard
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    args = parse_args(argv)
+    try:
+        settings = settings_from(args)
+        mapping = dict(item.split("=", 1) for item in args.map)
+        options = IngestOptions(
+            catalog=args.catalog,
+            images_dir=args.images_dir,
+            columns=ColumnMap(mapping),
+            ocr=args.ocr,
+            prune=args.prune,
+            shard=parse_shard(args.shard),
+            rejects_path=args.rejects or settings.data_dir / "rejects.jsonl",
+            workers=args.workers,
+            cache_dir=settings.data_dir / "cover-cache",
+            allow_outside=args.allow_outside,
+            progress=not args.no_progress,
+        )
+        if not args.catalog.exists():
+            raise FolioError(f"catalog not found: {args.catalog}")
+        if args.rebuild:
+            BookStore.drop(settings)
+        loaded = load_models(settings)
+        if loaded.notice:
+            print(f"note: {loaded.notice}", file=sys.stderr)
+        store = BookStore(settings, loaded.models.profile.name, loaded.models.identity)
+        print(f"profile {loaded.models.profile.name}; store {store.location}", file=sys.stderr)
+        summary = IngestJob(loaded.models, store, options).run()
+    except (FolioError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(summary.report())
+    if summary.rejected:
+        print(f"  rejected rows with reasons: {options.rejects_path}")
+    return summary.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

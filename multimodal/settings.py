@@ -1,0 +1,59 @@
+"""All of Folio's configuration in one place.
+
+Every field can be set by an environment variable ``FOLIO_<FIELD>`` (for example
+``FOLIO_PROFILE=offline`` or ``FOLIO_CHROMA_HOST=127.0.0.1``) or passed explicitly;
+the command-line tools map their flags onto the same fields.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ProfileName = Literal["auto", "clip", "offline"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FOLIO_", extra="ignore")
+
+    # Which model profile to use: see multimodal/profiles/*.json. "auto" uses the profile
+    # that built an existing store, else tries "clip" and falls back to "offline".
+    profile: ProfileName = "auto"
+
+    # CLIP (profile "clip"): an open_clip model name and a pretrained tag or a local checkpoint file.
+    clip_model: str = "ViT-B-32"
+    clip_pretrained: str = "laion2b_s34b_b79k"
+    # Cross-encoder (profile "clip"): a Hugging Face model name or a local directory.
+    cross_encoder: str = "cross-encoder/ms-marco-MiniLM-L-6-v2"
+    device: str = "auto"
+
+    # Store: an embedded Chroma database under data_dir, or a Chroma server when chroma_host is set.
+    data_dir: Path = Path(".folio")
+    collection: str = "books"
+    chroma_host: str | None = None
+    chroma_port: int = 8000
+
+    # Search.
+    shortlist: int = Field(50, ge=1, le=1000, description="stage-1 candidates per channel")
+    cross_score_top: int = Field(50, ge=0, le=1000, description="how many shortlisted books stage 2 scores")
+    results: int = Field(10, ge=1, le=200)
+    min_score: float = 0.0
+    query_ocr: bool = True
+
+    # Ingest.
+    batch_size: int = Field(32, ge=1)
+
+    # App.
+    host: str = "127.0.0.1"
+    port: int = 7860
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def uses_server(self) -> bool:
+        return bool(self.chroma_host)

@@ -1,0 +1,313 @@
+"""The book store: two Chroma collections keyed by the same book id.
+
+- ``<name>_texts``: one vector per book for its text (title, author, description), the text
+  as the document and the book's metadata. Written *last* for a book, with the book's content
+  hash: a book counts as stored only when its text record carries the current hash, so an ingest
+  killed between the two writes is redone, never half-kept.
+- ``<name>_covers``: one vector per book for its cover (absent for blank or missing covers).
+
+Both are created with cosine space, explicit embeddings (``embedding_function=None``) and an
+``ef_search`` of at least the shortlist size. The profile and model identity that built the
+vectors are kept in the collections' metadata; opening a store with other models is refused.
+The same code runs on an embedded ``PersistentClient`` or a Chroma server (``HttpClient``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from multimodal.errors import StoreMismatch
+from multimodal.settings import Settings
+
+SCHEMA_VERSION = 1
+Channel = str  # "texts" or "covers"
+
+
+@dataclass
+class BookRecord:
+    """One book as it is stored: what crosses from ingest to the store."""
+
+    book_id: str
+    title: str
+    author: str = ""
+    description: str = ""
+    year: int | None = None
+    genre: str = ""
+    isbn: str = ""
+    cover: str = ""
+    content_hash: str = ""
+    phash: str = ""
+    cover_text: str = ""
+    flags: list[str] = field(default_factory=list)
+
+    @property
+    def document(self) -> str:
+        """The book text that is embedded and cross-scored."""
+        head = self.title + (f" by {self.author}" if self.author else "")
+        parts = [head, self.genre.capitalize() if self.genre else "", self.description, self.cover_text]
+        return ". ".join(part.strip().rstrip(".") for part in parts if part.strip()) + "."
+
+    def metadata(self) -> dict[str, Any]:
+        values = {
+            "title": self.title,
+            "author": self.author,
+            "year": self.year,
+            "genre": self.genre,
+            "isbn": self.isbn,
+            "cover": self.cover,
+            "content_hash": self.content_hash,
+            "phash": self.phash,
+            "cover_text": self.cover_text,
+            "flags": ",".join(self.flags),
+            "description": self.description,
+        }
+        return {key: value for key, value in values.items() if value not in (None, "")}
+
+    def filter_metadata(self) -> dict[str, Any]:
+        """The fields search filters use, kept on the cover records too."""
+        keys = ("title", "author", "year", "genre")
+        return {key: value for key, value in self.metadata().items() if key in keys}
+
+    @classmethod
+    def from_metadata(cls, book_id: str, metadata: dict[str, Any]) -> BookRecord:
+        return cls(
+            book_id=book_id,
+            title=str(metadata.get("title", "")),
+            author=str(metadata.get("author", "")),
+            description=str(metadata.get("description", "")),
+            year=metadata.get("year"),
+            genre=str(metadata.get("genre", "")),
+            isbn=str(metadata.get("isbn", "")),
+            cover=str(metadata.get("cover", "")),
+            content_hash=str(metadata.get("content_hash", "")),
+            phash=str(metadata.get("phash", "")),
+            cover_text=str(metadata.get("cover_text", "")),
+            flags=[flag for flag in str(metadata.get("flags", "")).split(",") if flag],
+        )
+
+
+@dataclass
+class StoredBook:
+    record: BookRecord
+    text_vector: np.ndarray | None
+    cover_vector: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class StoreInfo:
+    profile: str
+    identity: str
+    books: int
+    covers: int
+    updated: float | None
+    location: str
+
+
+def make_client(settings: Settings):
+    import chromadb
+
+    if settings.uses_server:
+        return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port)
+    settings.chroma_path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(settings.chroma_path))
+
+
+def recorded_profile(settings: Settings) -> str | None:
+    """The profile that built the store in settings, or None when there is no store yet."""
+    if not settings.uses_server and not settings.chroma_path.exists():
+        return None
+    client = make_client(settings)
+    try:
+        collection = client.get_collection(f"{settings.collection}_texts")
+    except Exception:
+        return None
+    return (collection.metadata or {}).get("folio_profile")
+
+
+class BookStore:
+    def __init__(self, settings: Settings, profile: str, identity: str, client: Any = None) -> None:
+        self.settings = settings
+        self.profile = profile
+        self.identity = identity
+        self.client = client or make_client(settings)
+        self.location = (
+            f"chroma server {settings.chroma_host}:{settings.chroma_port}"
+            if settings.uses_server
+            else str(settings.chroma_path)
+        )
+        self.texts = self._open(f"{settings.collection}_texts")
+        self.covers = self._open(f"{settings.collection}_covers")
+        self.max_batch = self.client.get_max_batch_size()
+
+    # -- opening ----------------------------------------------------------------------------
+    def _open(self, name: str):
+        ef_search = max(100, 2 * self.settings.shortlist)
+        try:
+            collection = self.client.get_collection(name, embedding_function=None)
+        except Exception:  # chromadb raises NotFoundError (or ValueError in older clients)
+            return self.client.create_collection(
+                name,
+                configuration={"hnsw": {"space": "cosine", "ef_construction": 200, "ef_search": ef_search}},
+                metadata={
+                    "folio_schema": SCHEMA_VERSION,
+                    "folio_profile": self.profile,
+                    "folio_identity": self.identity,
+                },
+                embedding_function=None,
+            )
+        self._check_identity(name, collection.metadata or {})
+        hnsw = (collection.configuration or {}).get("hnsw") or {}
+        if (hnsw.get("ef_search") or 0) < self.settings.shortlist:
+            collection.modify(configuration={"hnsw": {"ef_search": ef_search}})
+        return collection
+
+    def _check_identity(self, name: str, metadata: dict[str, Any]) -> None:
+        schema = metadata.get("folio_schema")
+        stored = metadata.get("folio_identity")
+        if schema == SCHEMA_VERSION and stored == self.identity:
+            return
+        stored_profile = metadata.get("folio_profile", "?")
+        raise StoreMismatch(
+            f"The store at {self.location} (collection {name!r}) was built by profile {stored_profile!r} "
+            f"with models {stored!r} (schema {schema}); this run uses profile {self.profile!r} "
+            f"with models {self.identity!r} (schema {SCHEMA_VERSION}).\n"
+            f"Vectors from different models cannot be compared. Either use profile {stored_profile!r} "
+            f"(--profile {stored_profile} or FOLIO_PROFILE={stored_profile}), or re-embed the catalog "
+            f"with these models: `python -m ingest CATALOG --rebuild` (drops this store's vectors first), "
+            f"or keep both by choosing another --collection / FOLIO_COLLECTION."
+        )
+
+    @staticmethod
+    def drop(settings: Settings) -> None:
+        """Delete this store's collections (used by ``ingest --rebuild``)."""
+        client = make_client(settings)
+        for suffix in ("_texts", "_covers"):
+            with contextlib.suppress(Exception):
+                client.delete_collection(f"{settings.collection}{suffix}")
+
+    # -- writing ----------------------------------------------------------------------------
+    def _batches(self, size: int) -> Iterator[slice]:
+        for start in range(0, size, self.max_batch):
+            yield slice(start, start + self.max_batch)
+
+    def write(
+        self,
+        books: Sequence[BookRecord],
+        text_vectors: np.ndarray,
+        cover_vectors: Sequence[np.ndarray | None],
+    ) -> None:
+        """Store books: cover vectors first, text records (which carry the content hash) last."""
+        with_cover = [i for i, vector in enumerate(cover_vectors) if vector is not None]
+        without_cover = [books[i].book_id for i, vector in enumerate(cover_vectors) if vector is None]
+        for part in self._batches(len(with_cover)):
+            chosen = with_cover[part]
+            self.covers.upsert(
+                ids=[books[i].book_id for i in chosen],
+                embeddings=np.stack([cover_vectors[i] for i in chosen]),
+                metadatas=[books[i].filter_metadata() for i in chosen],
+            )
+        if without_cover:
+            self.covers.delete(ids=without_cover)
+        for part in self._batches(len(books)):
+            chunk = books[part]
+            self.texts.upsert(
+                ids=[book.book_id for book in chunk],
+                embeddings=np.asarray(text_vectors[part]),
+                metadatas=[book.metadata() for book in chunk],
+                documents=[book.document for book in chunk],
+            )
+
+    def delete(self, ids: Sequence[str]) -> None:
+        for part in self._batches(len(ids)):
+            self.texts.delete(ids=list(ids[part]))
+            self.covers.delete(ids=list(ids[part]))
+
+    def touch(self) -> None:
+        """Record the time of the last ingest."""
+        metadata = dict(self.texts.metadata or {})
+        metadata["folio_updated"] = time.time()
+        self.texts.modify(metadata=metadata)
+
+    # -- reading ----------------------------------------------------------------------------
+    def content_hashes(self, ids: Sequence[str]) -> dict[str, str]:
+        hashes: dict[str, str] = {}
+        for part in self._batches(len(ids)):
+            got = self.texts.get(ids=list(ids[part]), include=["metadatas"])
+            for book_id, metadata in zip(got["ids"], got["metadatas"], strict=True):
+                hashes[book_id] = str((metadata or {}).get("content_hash", ""))
+        return hashes
+
+    def all_ids(self) -> list[str]:
+        ids: list[str] = []
+        page = self.max_batch
+        while True:
+            got = self.texts.get(include=[], limit=page, offset=len(ids))
+            ids.extend(got["ids"])
+            if len(got["ids"]) < page:
+                return ids
+
+    def iter_records(self, page: int = 1000) -> Iterator[BookRecord]:
+        offset = 0
+        while True:
+            got = self.texts.get(include=["metadatas"], limit=page, offset=offset)
+            for book_id, metadata in zip(got["ids"], got["metadatas"], strict=True):
+                yield BookRecord.from_metadata(book_id, metadata or {})
+            if len(got["ids"]) < page:
+                return
+            offset += page
+
+    def count(self) -> int:
+        return self.texts.count()
+
+    def nearest(
+        self, channel: Channel, vector: np.ndarray, n: int, where: dict[str, Any] | None = None
+    ) -> list[tuple[str, float]]:
+        """The n nearest books on one channel, as (book id, cosine similarity)."""
+        collection = self.texts if channel == "texts" else self.covers
+        available = collection.count()
+        if available == 0 or n <= 0:
+            return []
+        got = collection.query(
+            query_embeddings=[vector], n_results=min(n, available), where=where, include=["distances"]
+        )
+        return [
+            (book_id, 1.0 - float(distance))
+            for book_id, distance in zip(got["ids"][0], got["distances"][0], strict=False)
+        ]
+
+    def fetch(self, ids: Sequence[str], with_vectors: bool = True) -> dict[str, StoredBook]:
+        if not ids:
+            return {}
+        include = ["metadatas", "embeddings"] if with_vectors else ["metadatas"]
+        texts = self.texts.get(ids=list(ids), include=include)
+        covers = self.covers.get(ids=list(ids), include=["embeddings"]) if with_vectors else {"ids": []}
+        cover_embeddings = covers.get("embeddings")
+        cover_vectors = dict(zip(covers["ids"], [] if cover_embeddings is None else cover_embeddings, strict=False))
+        books: dict[str, StoredBook] = {}
+        text_embeddings = texts.get("embeddings")
+        for index, (book_id, metadata) in enumerate(zip(texts["ids"], texts["metadatas"], strict=True)):
+            text_vector = np.asarray(text_embeddings[index], np.float32) if with_vectors else None
+            cover_vector = cover_vectors.get(book_id)
+            books[book_id] = StoredBook(
+                BookRecord.from_metadata(book_id, metadata or {}),
+                text_vector,
+                None if cover_vector is None else np.asarray(cover_vector, np.float32),
+            )
+        return books
+
+    def info(self) -> StoreInfo:
+        metadata = self.texts.metadata or {}
+        return StoreInfo(
+            profile=self.profile,
+            identity=self.identity,
+            books=self.texts.count(),
+            covers=self.covers.count(),
+            updated=metadata.get("folio_updated"),
+            location=self.location,
+        )
