@@ -99,10 +99,19 @@ HUB_HELP = (
 class ClipEncoder:
     """An open_clip model: ``pretrained`` is a tag (downloaded once) or a local checkpoint file."""
 
-    def __init__(self, model_name: str, pretrained: str, device: str = "auto", batch_size: int = 32) -> None:
+    def __init__(
+        self,
+        model_name: str,
+        pretrained: str,
+        device: str = "auto",
+        batch_size: int = 32,
+        model_config: Path | None = None,
+    ) -> None:
         import open_clip
         import torch
 
+        if model_config is not None:
+            open_clip.add_model_config(model_config)
         self.device = pick_device(device)
         self.batch_size = batch_size
         is_file = bool(pretrained) and Path(pretrained).is_file()
@@ -228,6 +237,7 @@ class CoverReader:
         from rapidocr import RapidOCR
 
         self.engine = RapidOCR()
+        logging.getLogger("RapidOCR").setLevel(logging.WARNING)  # it logs every model file at INFO
         self.min_confidence = min_confidence
         self.max_side = max_side
 
@@ -265,7 +275,11 @@ def create_models(profile: Profile, settings: Settings) -> Models:
         nonlocal clip
         if kind == "open_clip":
             clip = clip or ClipEncoder(
-                settings.clip_model, settings.clip_pretrained, settings.device, settings.batch_size
+                settings.clip_model,
+                settings.clip_pretrained,
+                settings.device,
+                settings.batch_size,
+                settings.clip_model_config,
             )
             return clip
         if kind == "minilm":

@@ -11,8 +11,8 @@ pair with the query: the cross-encoder reads (query, book text), title/author ag
 measured for the typed query and for the text read off the cover, and perceptual hashes compare
 the covers. A weighted mean of all signals (``stage2_weights``) reorders the shortlist.
 
-Signals are in [0, 1] (cosines of unit vectors may be slightly negative) and weights are
-renormalised over the signals a query has, so text, image and combined queries share one formula.
+Signals are standardised over the candidates before they are weighted (see ``fuse``), and only
+the signals a query has count, so text, image and combined queries share one formula.
 """
 
 from __future__ import annotations
@@ -125,10 +125,33 @@ class Timer:
             self.ms[name] = self.ms.get(name, 0.0) + (time.perf_counter() - start) * 1000
 
 
-def weighted_mean(signals: dict[str, float], weights: dict[str, float]) -> float:
-    used = {name: weight for name, weight in weights.items() if name in signals}
-    total = sum(used.values())
-    return sum(signals[name] * weight for name, weight in used.items()) / total if total else 0.0
+MIN_SPREAD = 0.02  # signals are similarities in about [0, 1]
+
+
+def fuse(signals: list[dict[str, float]], weights: dict[str, float]) -> list[float]:
+    """Fuse each candidate's signals into one score in (0, 1).
+
+    Signals live on different scales (CLIP image-to-image cosines sit near 1, image-to-text
+    cosines near 0.25), so each signal is standardised over the candidates (z-score) before the
+    weighted mean. Differences below ``MIN_SPREAD`` are noise, not evidence: a signal that barely
+    varies is not blown up to the scale of one that does. A candidate missing a
+    signal (a book with no cover vector) gets that signal's lowest z. The mean goes through a
+    logistic, so 0.5 is an average candidate and a clear match is near 1.
+    """
+    fused = np.zeros(len(signals))
+    total = 0.0
+    for name, weight in weights.items():
+        values = np.array([entry.get(name, np.nan) for entry in signals], dtype=np.float64)
+        present = ~np.isnan(values)
+        if not present.any():
+            continue
+        spread = max(values[present].std(), MIN_SPREAD)
+        z = (values - values[present].mean()) / spread
+        z[~present] = z[present].min()
+        fused += weight * z
+        total += weight
+    fused = fused / total if total else fused
+    return list(1.0 / (1.0 + np.exp(-fused)))
 
 
 class Searcher:
@@ -184,7 +207,8 @@ class Searcher:
         signals = {}
         for name, collection, vector in self.channels(query):
             target = stored[collection]
-            signals[name] = float(np.dot(vector, target)) if target is not None else 0.0
+            if target is not None:  # a book with a blank cover has no cover vector: the signal is absent
+                signals[name] = float(np.dot(vector, target))
         return signals
 
     # -- stage 2 -----------------------------------------------------------------------------
@@ -232,7 +256,7 @@ class Searcher:
         with timer.stage("merge"):
             books = [book for book in self.store.fetch(sorted(ids)).values() if filters.admits(book)]
             signals = [self.vector_signals(query, book) for book in books]
-            stage1 = [weighted_mean(entry, self.profile.stage1_weights) for entry in signals]
+            stage1 = fuse(signals, self.profile.stage1_weights)
             order = sorted(range(len(books)), key=lambda i: -stage1[i])
             stage1_rank = {i: rank for rank, i in enumerate(order, start=1)}
 
@@ -240,9 +264,9 @@ class Searcher:
         if cross_score and order:
             with timer.stage("cross_score"):
                 top = order[: self.settings.cross_score_top]
-                for i, extra in zip(top, self.pair_signals(query, [books[i] for i in top]), strict=False):
+                for i, extra in zip(top, self.pair_signals(query, [books[i] for i in top]), strict=True):
                     signals[i].update(extra)
-                    stage2[i] = weighted_mean(signals[i], self.profile.stage2_weights)
+                stage2 = dict(zip(top, fuse([signals[i] for i in top], self.profile.stage2_weights), strict=True))
                 order = sorted(top, key=lambda i: -stage2[i]) + order[len(top) :]
 
         final = (lambda i: stage2.get(i, stage1[i])) if stage2 else (lambda i: stage1[i])

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     # CLIP (profile "clip"): an open_clip model name and a pretrained tag or a local checkpoint file.
     clip_model: str = "ViT-B-32"
     clip_pretrained: str = "laion2b_s34b_b79k"
+    # Optional: an open_clip architecture JSON (like open_clip's model_configs/*.json) to register;
+    # its file name (without .json) is then a valid clip_model.
+    clip_model_config: Path | None = None
     # Cross-encoder (profile "clip"): a Hugging Face model name or a local directory.
     cross_encoder: str = "cross-encoder/ms-marco-MiniLM-L-6-v2"
     device: str = "auto"
