@@ -1,0 +1,221 @@
+"""The ingest job: bad input is reported and the rest lands; reruns do only what changed."""
+
+from __future__ import annotations
+
+import csv
+import http.server
+import json
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import ROOT, SAMPLE_CATALOG
+from PIL import Image, ImageDraw
+
+from ingest.job import IngestJob, IngestOptions, shard_of
+from multimodal.folio import LoadedModels, load_models
+from multimodal.settings import Settings
+from multimodal.store import BookStore
+
+FIELDS = ["id", "title", "author", "year", "genre", "description", "cover"]
+
+
+@pytest.fixture(scope="module")
+def offline_models() -> LoadedModels:
+    return load_models(Settings(profile="offline", query_ocr=False))
+
+
+def draw_cover(path: Path, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    image = Image.new("RGB", (200, 300), tuple(int(c) for c in rng.integers(0, 255, 3)))
+    draw = ImageDraw.Draw(image)
+    for _ in range(6):
+        x, y = rng.integers(0, 200), rng.integers(0, 300)
+        draw.ellipse((x, y, x + 60, y + 60), fill=tuple(int(c) for c in rng.integers(0, 255, 3)))
+    image.save(path)
+
+
+def write_catalog(folder: Path, rows: list[dict[str, str]]) -> Path:
+    path = folder / "catalog.csv"
+    with path.open("w", newline="") as stream:
+        writer = csv.DictWriter(stream, FIELDS)
+        writer.writeheader()
+        writer.writerows({field: row.get(field, "") for field in FIELDS} for row in rows)
+    return path
+
+
+def good_rows(folder: Path, count: int) -> list[dict[str, str]]:
+    rows = []
+    for i in range(count):
+        draw_cover(folder / f"c{i}.png", seed=i)
+        rows.append(
+            {
+                "id": f"b{i}",
+                "title": f"Book number {i}",
+                "author": f"Author {i}",
+                "year": str(1990 + i),
+                "genre": "mystery",
+                "description": f"Story {i} about a {['lighthouse', 'garden', 'train', 'violin'][i % 4]}.",
+                "cover": f"c{i}.png",
+            }
+        )
+    return rows
+
+
+def run(models: LoadedModels, data_dir: Path, catalog: Path, **options: object):
+    settings = Settings(profile="offline", data_dir=data_dir)
+    store = BookStore(settings, models.models.profile.name, models.models.identity)
+    options.setdefault("cache_dir", data_dir / "cache")
+    summary = IngestJob(models.models, store, IngestOptions(catalog=catalog, progress=False, **options)).run()
+    return summary, store
+
+
+def test_bad_rows_are_reported_and_the_rest_lands(offline_models, tmp_path):
+    rows = good_rows(tmp_path, 4)
+    (tmp_path / "notes.png").write_text("this is not an image")
+    Image.new("RGB", (300, 450), (255, 255, 255)).save(tmp_path / "blank.png")
+    (tmp_path.parent / "secret.png").write_bytes((tmp_path / "c0.png").read_bytes())
+    rows += [
+        {"id": "no-title", "title": "", "cover": "c0.png"},
+        {"id": "no-cover", "title": "Coverless", "cover": ""},
+        {"id": "missing-file", "title": "Lost", "cover": "nowhere.png"},
+        {"id": "not-image", "title": "Notes", "cover": "notes.png"},
+        {"id": "b1", "title": "Same id again", "cover": "c1.png"},
+        {"id": "escape", "title": "Escape", "cover": "../secret.png"},
+        {
+            "id": "blank",
+            "title": "The Plain Wrapper",
+            "description": "A book with a blank cover.",
+            "cover": "blank.png",
+        },
+    ]
+    rejects = tmp_path / "rejects.jsonl"
+    summary, store = run(offline_models, tmp_path / "store", write_catalog(tmp_path, rows), rejects_path=rejects)
+
+    reasons = {rejection.book_id: rejection.reason for rejection in summary.rejected}
+    assert reasons.keys() == {"no-title", "no-cover", "missing-file", "not-image", "b1", "escape"}
+    assert reasons["no-title"] == "missing title"
+    assert "not found" in reasons["missing-file"] and "not an image" in reasons["not-image"]
+    assert "duplicate id" in reasons["b1"] and "outside" in reasons["escape"]
+    assert summary.ingested == 5 and summary.exit_code == 3
+    assert [flag.book_id for flag in summary.flagged] == ["blank"]
+    assert store.count() == 5 and store.covers.count() == 4  # the blank cover has no vector
+
+    reported = [json.loads(line) for line in rejects.read_text().splitlines()]
+    assert {entry["book_id"] for entry in reported} == reasons.keys()
+    assert all({"row", "book_id", "field", "reason"} <= entry.keys() for entry in reported)
+    assert next(e for e in reported if e["book_id"] == "not-image")["row"] == 9
+
+
+def test_blank_cover_book_is_searchable_by_text(offline_models, tmp_path):
+    from multimodal.search import Searcher
+
+    rows = good_rows(tmp_path, 3)
+    Image.new("RGB", (2, 2)).save(tmp_path / "dot.gif")
+    rows.append({"id": "plain", "title": "The Plain Wrapper", "description": "Parcels in fog.", "cover": "dot.gif"})
+    summary, store = run(offline_models, tmp_path / "store", write_catalog(tmp_path, rows))
+    assert summary.flagged[0].reason.startswith("placeholder")
+    settings = Settings(profile="offline", data_dir=tmp_path / "store")
+    hits = Searcher(offline_models.models, store, settings).search(text="the plain wrapper").hits
+    assert hits[0].book_id == "plain" and hits[0].flags == ["blank-cover"]
+
+
+def test_rerun_redoes_only_what_changed(offline_models, tmp_path):
+    rows = good_rows(tmp_path, 5)
+    catalog = write_catalog(tmp_path, rows)
+    first, store = run(offline_models, tmp_path / "store", catalog)
+    assert (first.ingested, first.unchanged) == (5, 0)
+    again, _ = run(offline_models, tmp_path / "store", catalog)
+    assert (again.ingested, again.updated, again.unchanged) == (0, 0, 5)
+
+    rows[1]["description"] = "Now a story about a submarine."
+    draw_cover(tmp_path / "c3.png", seed=99)  # a new cover for book 3
+    changed, store = run(offline_models, tmp_path / "store", write_catalog(tmp_path, rows))
+    assert (changed.ingested, changed.updated, changed.unchanged) == (0, 2, 3)
+    stored = store.fetch(["b1", "b3"])
+    assert "submarine" in stored["b1"].record.description
+    fresh = offline_models.models.image_encoder.encode_images([Image.open(tmp_path / "c3.png").convert("RGB")])[0]
+    assert float(np.dot(fresh, stored["b3"].cover_vector)) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_prune_removes_books_no_longer_in_the_catalog(offline_models, tmp_path):
+    rows = good_rows(tmp_path, 5)
+    run(offline_models, tmp_path / "store", write_catalog(tmp_path, rows))
+    kept = rows[:2] + [{**rows[2], "title": ""}]  # a now-broken row is rejected but not pruned
+    summary, store = run(offline_models, tmp_path / "store", write_catalog(tmp_path, kept), prune=True)
+    assert summary.pruned == 2 and sorted(store.all_ids()) == ["b0", "b1", "b2"]
+
+
+def test_shards_ingest_every_book_exactly_once(offline_models, tmp_path):
+    rows = good_rows(tmp_path, 12)
+    catalog = write_catalog(tmp_path, rows)
+    totals = [run(offline_models, tmp_path / "store", catalog, shard=(i, 3))[0].ingested for i in range(3)]
+    assert sum(totals) == 12 and all(total > 0 for total in totals)
+    _, store = run(offline_models, tmp_path / "store", catalog)
+    assert sorted(store.all_ids()) == sorted(row["id"] for row in rows)
+    assert [shard_of(f"b{i}", 3) for i in range(12)] == [shard_of(f"b{i}", 3) for i in range(12)]
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    requests: list[str] = []
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        QuietHandler.requests.append(self.path)
+        super().do_GET()
+
+
+def test_cover_urls_are_downloaded_once_and_cached(offline_models, tmp_path):
+    served = tmp_path / "served"
+    served.mkdir()
+    rows = good_rows(served, 3)
+    handler = lambda *args: QuietHandler(*args, directory=str(served))  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    for row in rows:
+        row["cover"] = f"{base}/{row['cover']}"
+    rows.append({"id": "gone", "title": "Gone", "cover": f"{base}/missing.png"})
+    rows.append({"id": "ftp", "title": "Elsewhere", "cover": "ftp://127.0.0.1/x.png"})
+    catalog = write_catalog(tmp_path, rows)
+    try:
+        first, _ = run(offline_models, tmp_path / "store", catalog)
+    finally:
+        server.shutdown()
+    assert first.ingested == 3
+    reasons = {r.book_id: r.reason for r in first.rejected}
+    assert "HTTP 404" in reasons["gone"] and "unsupported scheme" in reasons["ftp"]
+    assert QuietHandler.requests.count("/c0.png") == 1
+    second, _ = run(offline_models, tmp_path / "store", catalog)  # the server is down: the cache answers
+    assert second.unchanged == 3
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "ingest", *args], cwd=ROOT, capture_output=True, text=True, env=env, timeout=300
+    )
+
+
+def test_cli_without_model_hub_says_how_to_provide_weights(tmp_path):
+    out = cli(str(SAMPLE_CATALOG), "--profile", "clip", "--data-dir", str(tmp_path), "--no-progress")
+    assert out.returncode == 2
+    assert "Could not load CLIP weights ViT-B-32/laion2b_s34b_b79k" in out.stderr
+    assert "FOLIO_CLIP_PRETRAINED" in out.stderr and "FOLIO_PROFILE=offline" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_cli_reports_rejects_and_exit_code(tmp_path, sample_catalog):
+    shutil.copytree(sample_catalog.parent / "covers", tmp_path / "covers")
+    rows = list(csv.DictReader(sample_catalog.open()))[:3]
+    rows.append({"id": "x", "title": "", "cover": "covers/sample-001.png"})
+    catalog = write_catalog(tmp_path, rows)
+    out = cli(str(catalog), "--profile", "offline", "--data-dir", str(tmp_path / "d"), "--no-progress")
+    assert out.returncode == 3, out.stderr
+    assert "ingested 3 new" in out.stdout and "1 rejected" in out.stdout and "missing title" in out.stdout
+    assert (tmp_path / "d" / "rejects.jsonl").is_file()

@@ -1,0 +1,94 @@
+"""Catalog readers: CSV / JSONL / JSON / folders, column mapping, and rows that cannot be read."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ingest.readers import CatalogRow, ColumnMap, Rejection, read_catalog
+
+
+def rows_of(path: Path, **mapping: str) -> list[CatalogRow | Rejection]:
+    return list(read_catalog(path, ColumnMap(mapping)))
+
+
+def test_csv_with_our_column_names(tmp_path: Path):
+    path = tmp_path / "books.csv"
+    path.write_text("id,title,author,year,genre,description,cover\nb1,Moon Tide,Ana Roe,1999,Romance,A tale.,c.png\n")
+    [row] = rows_of(path)
+    assert row.book_id == "b1" and row.get("title") == "Moon Tide" and row.year == 1999
+    assert row.get("cover") == "c.png" and row.get("genre") == "Romance"
+
+
+def test_csv_column_mapping_and_synonyms(tmp_path: Path):
+    path = tmp_path / "books.csv"
+    path.write_text('Book Title,Writer,ISBN,date\n"Salt, and Silver",Ina Vale,9780000000001,5/1/2011\n')
+    [row] = rows_of(path, title="Book Title", author="Writer", cover="covers/img_{ISBN}.jpg")
+    assert row.get("title") == "Salt, and Silver" and row.get("author") == "Ina Vale"
+    assert row.book_id == "9780000000001"  # no id column: the ISBN (a synonym) is the id
+    assert row.get("cover") == "covers/img_9780000000001.jpg" and row.year == 2011
+
+
+def test_unknown_mapped_field_is_refused():
+    with pytest.raises(ValueError, match="unknown fields"):
+        ColumnMap({"titel": "Title"})
+
+
+def test_jsonl_with_mapping_and_a_broken_line(tmp_path: Path):
+    path = tmp_path / "books.jsonl"
+    lines = [
+        json.dumps({"name": "Glass Harbor", "by": "Teo Lund", "img": "a.png"}),
+        "{not json",
+        json.dumps(["a", "list"]),
+        json.dumps({"name": "Cold Orchard", "by": "Mae Ito", "img": "b.png"}),
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    rows = rows_of(path, cover="img")
+    assert [type(row).__name__ for row in rows] == ["CatalogRow", "Rejection", "Rejection", "CatalogRow"]
+    assert rows[0].get("title") == "Glass Harbor" and rows[0].get("author") == "Teo Lund"
+    assert rows[1].row == 2 and "not valid JSON" in rows[1].reason
+    assert rows[3].get("cover") == "b.png"
+
+
+def test_json_array(tmp_path: Path):
+    path = tmp_path / "metadata.json"
+    path.write_text(json.dumps([{"title": "Emma", "genre": "romance", "filename": "romance/000.jpg"}]))
+    [row] = rows_of(path)
+    assert row.get("cover") == "romance/000.jpg" and row.get("genre") == "romance"
+    assert row.book_id.startswith("t-")  # neither id nor ISBN: a stable hash of title and author
+    assert row.book_id == rows_of(path)[0].book_id
+
+
+def test_latin1_and_bom_csv(tmp_path: Path):
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("title,author,cover\nCafé Noël,Zoë Brontë,x.png\n".encode("latin-1"))
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes("title,author,cover\nÉté,Anaïs,x.png\n".encode("utf-8-sig"))
+    [row] = rows_of(latin)
+    assert row.get("title") == "Café Noël" and row.get("author") == "Zoë Brontë"
+    [row] = rows_of(bom)
+    assert row.get("title") == "Été"  # the BOM is not glued to the first column name
+
+
+def test_ragged_csv_rows_are_rejected_with_reason(tmp_path: Path):
+    path = tmp_path / "ragged.csv"
+    path.write_text("title,author,cover\nA,B,a.png\nC,D,c.png,extra\nE\nF,G,f.png\n")
+    rows = rows_of(path)
+    kinds = [type(row).__name__ for row in rows]
+    assert kinds == ["CatalogRow", "Rejection", "Rejection", "CatalogRow"]
+    assert "ragged row: 4 fields, header has 3" in rows[1].reason and rows[1].row == 3
+    assert "ragged row: 1 fields" in rows[2].reason
+
+
+def test_folder_of_images_with_sidecar(tmp_path: Path):
+    from PIL import Image
+
+    (tmp_path / "sub").mkdir()
+    Image.new("RGB", (40, 60), "red").save(tmp_path / "the_red_book.png")
+    Image.new("RGB", (40, 60), "blue").save(tmp_path / "sub" / "blue.jpg")
+    (tmp_path / "sub" / "blue.json").write_text(json.dumps({"title": "A Blue Study", "author": "Kim Sol"}))
+    rows = {row.get("cover"): row for row in rows_of(tmp_path)}
+    assert rows["the_red_book.png"].get("title") == "the red book"
+    assert rows["sub/blue.jpg"].get("title") == "A Blue Study" and rows["sub/blue.jpg"].get("author") == "Kim Sol"
