@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -145,7 +146,7 @@ def test_rerun_redoes_only_what_changed(offline_models, tmp_path):
 def test_prune_removes_books_no_longer_in_the_catalog(offline_models, tmp_path):
     rows = good_rows(tmp_path, 5)
     run(offline_models, tmp_path / "store", write_catalog(tmp_path, rows))
-    kept = rows[:2] + [{**rows[2], "title": ""}]  # a now-broken row is rejected but not pruned
+    kept = [*rows[:2], {**rows[2], "title": ""}]  # a now-broken row is rejected but not pruned
     summary, store = run(offline_models, tmp_path / "store", write_catalog(tmp_path, kept), prune=True)
     assert summary.pruned == 2 and sorted(store.all_ids()) == ["b0", "b1", "b2"]
 
@@ -161,7 +162,7 @@ def test_shards_ingest_every_book_exactly_once(offline_models, tmp_path):
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    requests: list[str] = []
+    requests: ClassVar[list[str]] = []
 
     def log_message(self, *args: object) -> None:
         pass
