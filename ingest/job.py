@@ -21,6 +21,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
+from queue import Queue
+from threading import Thread
+from typing import Any
 
 from PIL import Image
 from tqdm import tqdm
@@ -99,12 +102,42 @@ class Candidate:
     record: BookRecord
     cover_bytes: bytes
     image: Image.Image | None = None
+    prepared: Any = None  # the image encoder's input, made in a worker thread
+    is_update: bool = False
 
 
 def chunked(items: Iterable, size: int) -> Iterator[list]:
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
         yield chunk
+
+
+def prefetch(items: Iterator, depth: int) -> Iterator:
+    """Iterate over ``items`` produced ahead in a background thread, at most ``depth`` in waiting.
+
+    The bounded queue keeps memory flat however long the catalog; an error in the producer is
+    raised here, in the consumer.
+    """
+    queue: Queue = Queue(maxsize=depth)
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                queue.put((item, None))
+        except BaseException as error:  # handed to the consumer
+            queue.put((done, error))
+            return
+        queue.put((done, None))
+
+    Thread(target=produce, daemon=True, name="ingest-reader").start()
+    while True:
+        item, error = queue.get()
+        if item is done:
+            if error is not None:
+                raise error
+            return
+        yield item
 
 
 def shard_of(book_id: str, count: int) -> int:
@@ -196,6 +229,7 @@ class IngestJob:
             self.summary.flagged.append(Flag(record.book_id, candidate.row, reason))
             return candidate
         candidate.image = image
+        candidate.prepared = self.models.image_encoder.prepare(image)
         record.phash = phash(image)
         if self.cover_reader is not None:
             record.cover_text = self.cover_reader.read(image)
@@ -206,7 +240,7 @@ class IngestJob:
         with self.timed("encode"):
             text_vectors = self.models.text_encoder.encode_texts([c.record.document for c in ready])
             with_image = [c for c in ready if c.image is not None]
-            image_vectors = iter(self.models.image_encoder.encode_images([c.image for c in with_image]))
+            image_vectors = iter(self.models.image_encoder.encode_prepared([c.prepared for c in with_image]))
             cover_vectors = [next(image_vectors) if c.image is not None else None for c in ready]
         with self.timed("write"):
             self.store.write([c.record for c in ready], text_vectors, cover_vectors)
@@ -223,18 +257,20 @@ class IngestJob:
 
     # -- the job ------------------------------------------------------------------------------
     def run(self) -> IngestSummary:
+        """Read, map and decode the next chunks in a background thread while this one encodes and writes."""
         options = self.options
         total = self.count_rows() if options.progress else None
         bar = tqdm(total=total, unit="book", desc="ingest", disable=not options.progress, dynamic_ncols=True)
         with ThreadPoolExecutor(max_workers=options.workers) as pool:
-            rows = self.rows()
-            while True:
-                with self.timed("read"):
-                    chunk = list(islice(rows, options.chunk_size))
-                if not chunk:
-                    break
-                self.process(chunk, pool)
-                bar.update(len(chunk))
+            for ready, rows_read in prefetch(self.prepared_chunks(pool), depth=2):
+                if ready:
+                    self.write(ready)
+                    for candidate in ready:
+                        if candidate.is_update:
+                            self.summary.updated += 1
+                        else:
+                            self.summary.ingested += 1
+                bar.update(rows_read)
         bar.close()
         if options.prune:
             self.prune()
@@ -243,7 +279,17 @@ class IngestJob:
             self.write_rejects(options.rejects_path)
         return self.summary
 
-    def process(self, chunk: list[CatalogRow | Rejection], pool: ThreadPoolExecutor) -> None:
+    def prepared_chunks(self, pool: ThreadPoolExecutor) -> Iterator[tuple[list[Candidate], int]]:
+        """Chunks of books ready to encode (new or changed ones only), with how many rows each covered."""
+        rows = self.rows()
+        while True:
+            with self.timed("read"):
+                chunk = list(islice(rows, self.options.chunk_size))
+            if not chunk:
+                return
+            yield self.prepare(chunk, pool), len(chunk)
+
+    def prepare(self, chunk: list[CatalogRow | Rejection], pool: ThreadPoolExecutor) -> list[Candidate]:
         summary = self.summary
         with self.timed("map"):
             candidates: list[Candidate] = []
@@ -262,15 +308,10 @@ class IngestJob:
                 if isinstance(outcome, Rejection):
                     summary.rejected.append(outcome)
                 else:
+                    outcome.is_update = outcome.record.book_id in stored
                     ready.append(outcome)
-        if ready:
-            self.note_duplicates(ready)
-            self.write(ready)
-        for candidate in ready:
-            if candidate.record.book_id in stored:
-                summary.updated += 1
-            else:
-                summary.ingested += 1
+        self.note_duplicates(ready)
+        return ready
 
     def prune(self) -> None:
         if self.options.shard:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from PIL import Image
@@ -34,7 +34,14 @@ class TextEncoder(Protocol):
 
 
 class ImageEncoder(Protocol):
+    """``encode_images(images) == encode_prepared([prepare(image) for image in images])``: ingest runs
+    the per-image ``prepare`` (resizing, normalising) in worker threads while the model encodes."""
+
     identity: str
+
+    def prepare(self, image: Image.Image) -> Any: ...
+
+    def encode_prepared(self, prepared: Sequence[Any]) -> np.ndarray: ...
 
     def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray: ...
 
@@ -137,11 +144,14 @@ class ClipEncoder:
         weights = f"sha256-{file_digest(Path(pretrained))[:16]}" if is_file else (pretrained or "random-init")
         self.identity = f"open_clip:{model_name}:{weights}"
 
-    def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
-        return self.encode_pixels([self.preprocess(image) for image in images])
+    def prepare(self, image: Image.Image) -> Any:
+        return self.preprocess(image)
 
-    def encode_pixels(self, pixels: Sequence) -> np.ndarray:
-        """Encode images already run through ``self.preprocess`` (lets ingest preprocess in threads)."""
+    def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        return self.encode_prepared([self.prepare(image) for image in images])
+
+    def encode_prepared(self, pixels: Sequence[Any]) -> np.ndarray:
+        """Encode images already run through ``prepare`` (open_clip's preprocess transform)."""
         torch = self._torch
         out = []
         with torch.inference_mode():
@@ -187,8 +197,14 @@ class PerceptualEncoder:
 
     identity = "perceptual:thumb16+hsv128:v1"
 
+    def prepare(self, image: Image.Image) -> np.ndarray:
+        return perceptual_vector(image)
+
+    def encode_prepared(self, prepared: Sequence[np.ndarray]) -> np.ndarray:
+        return np.stack(prepared) if len(prepared) else np.zeros((0, 0), np.float32)
+
     def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
-        return np.stack([perceptual_vector(image) for image in images]) if images else np.zeros((0, 0))
+        return self.encode_prepared([self.prepare(image) for image in images])
 
 
 class CrossScorer:
