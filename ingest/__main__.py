@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
             raise FolioError(f"catalog not found: {args.catalog}")
         if args.rebuild:
             BookStore.drop(settings)
-        loaded = load_models(settings)
+        loaded = load_models(settings, for_search=False)
         if loaded.notice:
             print(f"note: {loaded.notice}", file=sys.stderr)
         store = BookStore(settings, loaded.models.profile.name, loaded.models.identity)

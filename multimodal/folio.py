@@ -21,19 +21,19 @@ class LoadedModels:
     notice: str = ""  # why the profile in use is not the one asked for (shown as a banner)
 
 
-def load_models(settings: Settings) -> LoadedModels:
+def load_models(settings: Settings, for_search: bool = True) -> LoadedModels:
     """Build the models of the configured profile.
 
     ``auto`` uses the profile that built the existing store; with no store it tries ``clip`` and
     falls back to ``offline`` when CLIP or cross-encoder weights cannot be had.
     """
     if settings.profile != "auto":
-        return LoadedModels(create_models(load_profile(settings.profile), settings))
+        return LoadedModels(create_models(load_profile(settings.profile), settings, for_search))
     recorded = recorded_profile(settings)
     if recorded:
-        return LoadedModels(create_models(load_profile(recorded), settings))
+        return LoadedModels(create_models(load_profile(recorded), settings, for_search))
     try:
-        return LoadedModels(create_models(load_profile("clip"), settings))
+        return LoadedModels(create_models(load_profile("clip"), settings, for_search))
     except WeightsUnavailable as error:
         notice = (
             f"Running the offline profile: {error.what} could not be loaded ({error.cause.splitlines()[0][:200]}). "
@@ -41,7 +41,7 @@ def load_models(settings: Settings) -> LoadedModels:
             "To use CLIP, provide its weights (see README: Offline use) and re-ingest."
         )
         log.warning(notice)
-        return LoadedModels(create_models(load_profile("offline"), settings), notice)
+        return LoadedModels(create_models(load_profile("offline"), settings, for_search), notice)
 
 
 class Folio:

@@ -283,8 +283,11 @@ class Models:
         return f"{self.profile.name}|text={self.text_encoder.identity}|image={self.image_encoder.identity}"
 
 
-def create_models(profile: Profile, settings: Settings) -> Models:
-    """Build the models a profile names (its JSON file), with names and weights from settings."""
+def create_models(profile: Profile, settings: Settings, for_search: bool = True) -> Models:
+    """Build the models a profile names (its JSON file), with names and weights from settings.
+
+    ``for_search=False`` (ingest) skips the query-time models: the cross-scorer and query OCR.
+    """
     clip: ClipEncoder | None = None
 
     def encoder(kind: str) -> TextEncoder | ImageEncoder:
@@ -306,6 +309,7 @@ def create_models(profile: Profile, settings: Settings) -> Models:
 
     image_encoder = encoder(profile.image_encoder)
     text_encoder = encoder(profile.text_encoder)
-    cross_scorer = CrossScorer(settings.cross_encoder, settings.device) if profile.cross_encoder else None
-    cover_reader = CoverReader() if profile.query_ocr and settings.query_ocr else None
+    wants_cross_scorer = for_search and profile.cross_encoder
+    cross_scorer = CrossScorer(settings.cross_encoder, settings.device) if wants_cross_scorer else None
+    cover_reader = CoverReader() if for_search and profile.query_ocr and settings.query_ocr else None
     return Models(profile, text_encoder, image_encoder, cross_scorer, cover_reader)  # type: ignore[arg-type]

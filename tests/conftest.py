@@ -100,7 +100,7 @@ def clip_settings_factory(tiny_clip_checkpoint: Path, tiny_cross_encoder: Path):
 
 
 def ingest(settings: Settings, catalog: Path, **options: object):
-    loaded = load_models(settings)
+    loaded = load_models(settings, for_search=False)
     store = BookStore(settings, loaded.models.profile.name, loaded.models.identity)
     job = IngestJob(loaded.models, store, IngestOptions(catalog=catalog, progress=False, **options))
     return job.run()
