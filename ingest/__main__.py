@@ -1,4 +1,10 @@
-"""``python -m ingest CATALOG`` — put a catalog (CSV, JSONL, JSON or a folder of images) into Folio."""
+"""``python -m ingest CATALOG`` — put a catalog (CSV, JSONL, JSON or a folder of images) into Folio.
+
+Exit status: 0 every row landed; 2 error (nothing or not everything was done); 3 some rows were
+rejected (the rest landed); 4 the store (a Chroma server) stopped answering — what was written is
+kept, and rerunning the same command resumes. How long a silent server is retried before giving up:
+FOLIO_STORE_RETRY_SECONDS (default 5).
+"""
 
 from __future__ import annotations
 
@@ -9,14 +15,18 @@ from pathlib import Path
 
 from ingest.job import IngestJob, IngestOptions
 from ingest.readers import FIELDS, ColumnMap
-from multimodal.errors import FolioError
+from multimodal.errors import FolioError, StoreUnavailable
 from multimodal.folio import load_models
 from multimodal.settings import Settings
 from multimodal.store import BookStore
 
+EXIT_STORE_UNREACHABLE = 4
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m ingest", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m ingest", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("catalog", type=Path, help="a .csv, .jsonl or .json catalog, or a folder of images")
     parser.add_argument(
         "--images-dir", type=Path, help="where cover paths are resolved (default: the catalog's folder)"
@@ -31,6 +41,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--profile", choices=["auto", "clip", "offline"], help="model profile (FOLIO_PROFILE)")
     parser.add_argument("--clip-model", help="open_clip model name (FOLIO_CLIP_MODEL)")
     parser.add_argument("--clip-pretrained", help="pretrained tag or local checkpoint file (FOLIO_CLIP_PRETRAINED)")
+    parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], help="model precision (FOLIO_PRECISION)")
     parser.add_argument("--data-dir", type=Path, help="where the embedded store lives (FOLIO_DATA_DIR)")
     parser.add_argument("--collection", help="collection name prefix (FOLIO_COLLECTION)")
     parser.add_argument("--chroma-host", help="use a Chroma server at this host (FOLIO_CHROMA_HOST)")
@@ -54,6 +65,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
             "profile",
             "clip_model",
             "clip_pretrained",
+            "precision",
             "data_dir",
             "collection",
             "chroma_host",
@@ -78,6 +90,7 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     args = parse_args(argv)
+    job: IngestJob | None = None
     try:
         settings = settings_from(args)
         mapping = dict(item.split("=", 1) for item in args.map)
@@ -103,7 +116,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"note: {loaded.notice}", file=sys.stderr)
         store = BookStore(settings, loaded.models.profile.name, loaded.models.identity)
         print(f"profile {loaded.models.profile.name}; store {store.location}", file=sys.stderr)
-        summary = IngestJob(loaded.models, store, options).run()
+        job = IngestJob(loaded.models, store, options)
+        summary = job.run()
+    except StoreUnavailable as error:
+        report_unreachable(error, job, progress=not args.no_progress)
+        return EXIT_STORE_UNREACHABLE
     except (FolioError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -111,6 +128,18 @@ def main(argv: list[str] | None = None) -> int:
     if summary.rejected:
         print(f"  rejected rows with reasons: {options.rejects_path}")
     return summary.exit_code
+
+
+def report_unreachable(error: StoreUnavailable, job: IngestJob | None, progress: bool) -> None:
+    """The clean stop when the store goes away: what happened, what was kept, what to do."""
+    lines = [f"error: {error}; rerun the same command to resume"]
+    if job is not None:
+        done = job.summary
+        lines.append(
+            f"  kept before it stopped: {done.ingested} new, {done.updated} updated, {done.unchanged} unchanged "
+            "books (a rerun skips them; a book is stored only once its text record is written)"
+        )
+    print(("\n" if progress else "") + "\n".join(lines), file=sys.stderr)
 
 
 if __name__ == "__main__":

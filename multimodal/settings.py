@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     # Cross-encoder (profile "clip"): a Hugging Face model name or a local directory.
     cross_encoder: str = "cross-encoder/ms-marco-MiniLM-L-6-v2"
     device: str = "auto"
+    # Numeric precision of the CLIP towers and the cross-encoder: "auto" (bf16 on CPUs with native
+    # bf16 units, else fp32), "fp32" or "bf16". Stored vectors stay compatible across precisions.
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
 
     # Store: an embedded Chroma database under data_dir, or a Chroma server when chroma_host is set.
     data_dir: Path = Path(".folio")

@@ -1,0 +1,50 @@
+"""bf16 runtimes agree with fp32 on the same inputs (the real loading code, tiny random weights)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import SAMPLE_CATALOG, TINY_CLIP_CONFIG
+
+from multimodal.models import ClipEncoder, CrossScorer, resolve_precision
+from multimodal.store import BookRecord
+
+
+def test_auto_precision_follows_the_cpu(monkeypatch):
+    import multimodal.models as models
+
+    monkeypatch.setattr(models, "cpu_has_bf16", lambda: True)
+    assert resolve_precision("auto", "cpu") == "bf16"
+    assert resolve_precision("auto", "cuda") == "fp32"
+    monkeypatch.setattr(models, "cpu_has_bf16", lambda: False)
+    assert resolve_precision("auto", "cpu") == "fp32"
+    assert resolve_precision("bf16", "cpu") == "bf16"
+    with pytest.raises(ValueError, match="precision"):
+        resolve_precision("fp8", "cpu")
+
+
+def test_bf16_clip_embeddings_agree_with_fp32(tiny_clip_checkpoint, sample_catalog):
+    from PIL import Image
+
+    covers = [Image.open(path).convert("RGB") for path in sorted((SAMPLE_CATALOG.parent / "covers").glob("*.png"))]
+    texts = ["a lighthouse keeper", "murder at the auction", "poems of the northern sea"]
+    vectors = {}
+    for precision in ("fp32", "bf16"):
+        encoder = ClipEncoder("folio-tiny-clip", str(tiny_clip_checkpoint), "cpu", 16, TINY_CLIP_CONFIG, precision)
+        vectors[precision] = (encoder.encode_images(covers[:16]), encoder.encode_texts(texts))
+        assert vectors[precision][0].dtype == np.float32
+    for fp32, bf16 in zip(vectors["fp32"], vectors["bf16"], strict=True):
+        cosines = np.sum(fp32 * bf16, axis=1)
+        assert cosines.min() >= 0.99
+
+
+def test_bf16_cross_encoder_ranks_like_fp32(tiny_cross_encoder):
+    import csv
+
+    rows = list(csv.DictReader(SAMPLE_CATALOG.open()))[:32]
+    documents = [BookRecord(r["id"], r["title"], r["author"], r["description"]).document for r in rows]
+    scores = {
+        p: CrossScorer(str(tiny_cross_encoder), "cpu", precision=p).score("a map", documents) for p in ("fp32", "bf16")
+    }
+    assert scores["bf16"].dtype == np.float32 and scores["bf16"].shape == (32,)
+    assert np.abs(scores["fp32"] - scores["bf16"]).max() < 0.02
