@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -161,17 +162,13 @@ class IngestJob:
         self.catalog_ids: set[str] = set()  # every id the catalog names, rejected or not: --prune keeps them
         self.phashes: dict[str, str] = {}
 
-    def timed(self, stage: str):
-        job = self
-
-        class _Timer:
-            def __enter__(self) -> None:
-                self.start = time.perf_counter()
-
-            def __exit__(self, *exc: object) -> None:
-                job.summary.seconds[stage] += time.perf_counter() - self.start
-
-        return _Timer()
+    @contextmanager
+    def timed(self, stage: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.summary.seconds[stage] += time.perf_counter() - start
 
     # -- reader -------------------------------------------------------------------------------
     def rows(self) -> Iterator[CatalogRow | Rejection]:
