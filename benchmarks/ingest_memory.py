@@ -46,12 +46,15 @@ def peak_rss_mb(size: int) -> tuple[float, float]:
         command = [sys.executable, "-m", "ingest", str(catalog), "--profile", "offline", "--allow-outside"]
         command += ["--data-dir", str(Path(folder) / "store"), "--no-progress"]
         child = (
-            "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL);"
-            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+            "import resource, subprocess, sys; job = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, text=True);"
+            "assert job.returncode in (0, 3), job.returncode;"  # 3: some covers rejected (truncated files)
+            "print(job.stdout.splitlines()[0]); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
         )
         start = time.perf_counter()
         out = subprocess.run([sys.executable, "-c", child, *command], capture_output=True, text=True, check=True)
-        return int(out.stdout.split()[-1]) / 1024, time.perf_counter() - start
+        summary, peak_kb = out.stdout.strip().splitlines()[-2:]
+        print(f"        {size} books: {summary}")
+        return int(peak_kb) / 1024, time.perf_counter() - start
 
 
 def main() -> None:
