@@ -23,3 +23,7 @@ class StoreMismatch(FolioError):
 
 class BadImage(FolioError):
     """An image could not be used (not an image, truncated, too large, blank ...)."""
+
+
+class StoreUnavailable(FolioError):
+    """The store (a Chroma server) did not answer, even after retrying for a while."""

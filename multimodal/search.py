@@ -47,7 +47,8 @@ class Hit:
     isbn: str
     cover: str
     description: str
-    score: float  # what the list is ordered by: stage 2 when cross-scored, else stage 1
+    score: float  # what the list is ordered by: stage 2 when cross-scored, else stage 1 (relative)
+    relevance: float  # absolute match strength in [0, 1]: what a minimum score cuts on
     stage1_score: float
     stage1_rank: int
     stage2_score: float | None
@@ -123,6 +124,18 @@ class Timer:
             yield
         finally:
             self.ms[name] = self.ms.get(name, 0.0) + (time.perf_counter() - start) * 1000
+
+
+def relevance(signals: dict[str, float], weights: dict[str, float]) -> float:
+    """How well a book matches in absolute terms: the weighted mean of its raw signals, in [0, 1].
+
+    Fused scores are relative to the other candidates (the best of a nonsense query still scores
+    high); relevance is not, so a minimum relevance can say "nothing matches".
+    """
+    used = {name: weight for name, weight in weights.items() if name in signals}
+    total = sum(used.values())
+    mean = sum(min(max(signals[name], 0.0), 1.0) * weight for name, weight in used.items()) / total if total else 0.0
+    return mean
 
 
 MIN_SPREAD = 0.02  # signals are similarities in about [0, 1]
@@ -269,11 +282,23 @@ class Searcher:
                 stage2 = dict(zip(top, fuse([signals[i] for i in top], self.profile.stage2_weights), strict=True))
                 order = sorted(top, key=lambda i: -stage2[i]) + order[len(top) :]
 
-        final = (lambda i: stage2.get(i, stage1[i])) if stage2 else (lambda i: stage1[i])
+        def relevance_of(i: int) -> float:
+            weights = self.profile.stage2_weights if i in stage2 else self.profile.stage1_weights
+            return relevance(signals[i], weights)
+
+        kept = [i for i in order if relevance_of(i) >= min_score][:k]
         hits = [
-            self._hit(rank, books[i], final(i), stage1[i], stage1_rank[i], stage2.get(i), signals[i])
-            for rank, i in enumerate((i for i in order if final(i) >= min_score), start=1)
-            if rank <= k
+            self._hit(
+                rank,
+                books[i],
+                stage2.get(i, stage1[i]),
+                relevance_of(i),
+                stage1[i],
+                stage1_rank[i],
+                stage2.get(i),
+                signals[i],
+            )
+            for rank, i in enumerate(kept, start=1)
         ]
         timer.ms["total"] = (time.perf_counter() - started) * 1000
         return SearchResult(hits, timer.ms, bool(stage2), self.profile.name, len(books), query.cover_text)
@@ -283,6 +308,7 @@ class Searcher:
         rank: int,
         book: StoredBook,
         score: float,
+        relevance: float,
         stage1_score: float,
         stage1_rank: int,
         stage2_score: float | None,
@@ -299,11 +325,12 @@ class Searcher:
             isbn=record.isbn,
             cover=record.cover,
             description=record.description,
-            score=round(score, 4),
-            stage1_score=round(stage1_score, 4),
+            score=round(float(score), 4),
+            relevance=round(float(relevance), 4),
+            stage1_score=round(float(stage1_score), 4),
             stage1_rank=stage1_rank,
-            stage2_score=None if stage2_score is None else round(stage2_score, 4),
-            signals={name: round(value, 4) for name, value in signals.items()},
+            stage2_score=None if stage2_score is None else round(float(stage2_score), 4),
+            signals={name: round(float(value), 4) for name, value in signals.items()},
             flags=record.flags,
         )
 

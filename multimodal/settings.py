@@ -46,7 +46,10 @@ class Settings(BaseSettings):
     shortlist: int = Field(50, ge=1, le=1000, description="stage-1 candidates per channel")
     cross_score_top: int = Field(50, ge=0, le=1000, description="how many shortlisted books stage 2 scores")
     results: int = Field(10, ge=1, le=200)
-    min_score: float = 0.0
+    # Hits whose relevance (absolute match strength in [0, 1]) is below this are left out. On the
+    # sample catalog with the offline profile, nonsense queries top out near 0.3 and real matches
+    # score 0.5-0.9 (tests/test_offline.py::test_relevance_tells_a_match_from_nonsense).
+    min_score: float = Field(0.3, ge=0.0, le=1.0)
     query_ocr: bool = True
 
     # Ingest.

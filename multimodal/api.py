@@ -1,0 +1,343 @@
+"""Folio's REST API: search by words and/or a cover image, look up books, serve covers, report health.
+
+``create_api(folio)`` returns a FastAPI app; ``app.py`` mounts the Gradio UI on the same app.
+
+- ``GET  /api/search?q=&k=&genre=&year_min=&year_max=&cross_score=&min_score=``
+- ``POST /api/search`` (multipart form: optional ``image`` file, optional ``q`` and the same options)
+- ``GET  /api/books/{id}``
+- ``GET  /api/health``
+- ``GET  /covers/{id}``: the book's cover, found through its stored record only
+
+Every error answers ``{"detail": "<a sentence a person can act on>"}``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
+
+from fastapi import FastAPI, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from PIL import Image
+from pydantic import BaseModel, Field
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from multimodal.errors import BadImage, StoreUnavailable
+from multimodal.folio import Folio
+from multimodal.search import SearchFilters, SearchResult
+from multimodal.store import BookRecord
+
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+FORM_OVERHEAD_BYTES = 64 * 1024  # room for the multipart boundaries and the small form fields
+MAX_RESULTS = 100
+EMPTY_CATALOG = "The catalog is empty — run `python -m ingest CATALOG`."
+EMPTY_QUERY = "Give some words (q), a cover image (image), or both."
+
+
+# -- response models ----------------------------------------------------------------------------
+class ErrorOut(BaseModel):
+    detail: str = Field(description="what went wrong, in words a person can act on")
+
+
+class BookOut(BaseModel):
+    id: str
+    title: str
+    author: str
+    year: int | None
+    genre: str
+    isbn: str
+    description: str
+    cover_url: str | None = Field(description="/covers/{id}, or null when the book has no cover")
+    flags: list[str] = Field(description="notes from ingest, e.g. a blank or missing cover")
+
+
+class HitOut(BookOut):
+    rank: int
+    score: float = Field(description="what the list is ordered by: stage 2 when cross-scored, else stage 1")
+    relevance: float = Field(description="absolute match strength in [0, 1]; min_score cuts on it")
+    stage1_score: float
+    stage1_rank: int
+    stage2_score: float | None = Field(description="null when the book was not cross-scored")
+    signals: dict[str, float] = Field(description="the signals behind the scores, each in about [0, 1]")
+
+
+class SearchOut(BaseModel):
+    hits: list[HitOut]
+    cross_scored: bool
+    profile: str
+    candidates: int = Field(description="books considered in stage 1")
+    cover_text: str = Field(description="the text OCR read on the query image")
+    timings_ms: dict[str, float] = Field(description="milliseconds by stage, and the total")
+    message: str = Field("", description="when there are no hits: why, and what to try")
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok", "unavailable"]
+    store_reachable: bool
+    models_loaded: bool
+    profile: str
+    identity: str
+    books: int | None
+    covers: int | None
+    updated: float | None = Field(description="Unix time of the last ingest")
+    notice: str = Field(description="why the profile in use is not the one asked for, if it is not")
+    detail: str = ""
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": ErrorOut} for code in codes}
+
+
+# -- turning Folio's objects into responses --------------------------------------------------------
+def cover_url(book_id: str, cover: str, root_path: str = "") -> str | None:
+    return f"{root_path}/covers/{quote(book_id, safe='')}" if cover else None
+
+
+def book_out(record: BookRecord, root_path: str = "") -> BookOut:
+    return BookOut(
+        id=record.book_id,
+        title=record.title,
+        author=record.author,
+        year=record.year,
+        genre=record.genre,
+        isbn=record.isbn,
+        description=record.description,
+        cover_url=cover_url(record.book_id, record.cover, root_path),
+        flags=record.flags,
+    )
+
+
+def search_out(result: SearchResult, message: str, root_path: str = "") -> SearchOut:
+    hits = [
+        HitOut(
+            id=hit.book_id,
+            title=hit.title,
+            author=hit.author,
+            year=hit.year,
+            genre=hit.genre,
+            isbn=hit.isbn,
+            description=hit.description,
+            cover_url=cover_url(hit.book_id, hit.cover, root_path),
+            flags=hit.flags,
+            rank=hit.rank,
+            score=hit.score,
+            relevance=hit.relevance,
+            stage1_score=hit.stage1_score,
+            stage1_rank=hit.stage1_rank,
+            stage2_score=hit.stage2_score,
+            signals=hit.signals,
+        )
+        for hit in result.hits
+    ]
+    return SearchOut(
+        hits=hits,
+        cross_scored=result.cross_scored,
+        profile=result.profile,
+        candidates=result.candidates,
+        cover_text=result.cover_text,
+        timings_ms={stage: round(ms, 1) for stage, ms in result.timings_ms.items()},
+        message=message,
+    )
+
+
+def no_hits_advice(books: int, filters: SearchFilters, min_score: float | None) -> str:
+    """Why a search found nothing, and what to try next."""
+    if books == 0:
+        return EMPTY_CATALOG
+    tips = []
+    if min_score:
+        tips.append(f"lower the minimum score (now {min_score:.2f})")
+    if filters.where() is not None:
+        tips.append("widen or clear the genre and year filters")
+    tips.append("use fewer or different words (a title, an author, or what the book is about)")
+    tips.append("try a sharper, straighter photo of the cover")
+    return "No book cleared the cut-off. Try to " + "; ".join(tips) + "."
+
+
+# -- request handling ----------------------------------------------------------------------------
+class UploadLimit:
+    """Refuses an /api/ request whose declared body is too large before any of it is read."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/api/"):
+            length = Headers(scope=scope).get("content-length", "")
+            if length.isdigit() and int(length) > self.max_bytes + FORM_OVERHEAD_BYTES:
+                response = JSONResponse({"detail": too_large(self.max_bytes)}, status_code=413)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def too_large(max_bytes: int) -> str:
+    return f"upload too large: the limit is {max_bytes // (1024 * 1024)} MB"
+
+
+def read_upload(image: UploadFile | None, max_bytes: int) -> bytes | None:
+    """The uploaded file's bytes (None when no file was sent); 413 past the size cap."""
+    if image is None or (not image.filename and not image.size):
+        return None
+    data = image.file.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise HTTPException(413, too_large(max_bytes))
+    return data
+
+
+def readable_validation_error(_: Request, error: Exception) -> JSONResponse:
+    """FastAPI's validation errors as one sentence, in the same shape as every other error."""
+    problems = error.errors() if isinstance(error, RequestValidationError) else []
+    parts = [f"{'.'.join(str(p) for p in problem['loc'][1:])}: {problem['msg']}" for problem in problems]
+    return JSONResponse({"detail": "; ".join(parts) or "invalid request"}, status_code=422)
+
+
+def store_unavailable(_: Request, error: Exception) -> JSONResponse:
+    return JSONResponse({"detail": f"the store is unavailable: {error}"}, status_code=503)
+
+
+def image_media_type(path: Path) -> str | None:
+    """The MIME type Pillow reads from the file's content, or None when it is not an image."""
+    try:
+        with Image.open(path) as image:
+            return Image.MIME.get(image.format or "")
+    except (OSError, Image.DecompressionBombError):
+        return None
+
+
+# -- the app -------------------------------------------------------------------------------------
+def create_api(folio: Folio, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAPI:
+    api = FastAPI(
+        title="Folio",
+        summary="Multimodal book search: find a book by a photo of its cover, by words, or both.",
+        version="0.1.0",
+    )
+    api.add_middleware(UploadLimit, max_bytes=max_upload_bytes)
+    api.add_exception_handler(RequestValidationError, readable_validation_error)
+    api.add_exception_handler(StoreUnavailable, store_unavailable)
+
+    def run_search(
+        request: Request,
+        text: str,
+        image: bytes | None,
+        k: int,
+        cross_score: bool,
+        min_score: float | None,
+        filters: SearchFilters,
+    ) -> SearchOut:
+        if not text.strip() and image is None:
+            raise HTTPException(422, EMPTY_QUERY)
+        try:
+            result = folio.search(text, image, k, cross_score, min_score, filters)
+        except BadImage as error:
+            raise HTTPException(400, f"bad image: {error}") from error
+        message = "" if result.hits else no_hits_advice(folio.store.count(), filters, min_score)
+        return search_out(result, message, request.scope.get("root_path", ""))
+
+    @api.get(
+        "/api/search",
+        response_model=SearchOut,
+        responses=error_responses(422, 503),
+        tags=["search"],
+        summary="Search by words",
+    )
+    def search_get(
+        request: Request,
+        q: Annotated[str, Query(max_length=1000, description="words: a title, an author, a subject")] = "",
+        k: Annotated[int, Query(ge=1, le=MAX_RESULTS, description="how many books")] = 10,
+        genre: Annotated[str | None, Query(description="only this genre")] = None,
+        year_min: Annotated[int | None, Query(description="published in or after")] = None,
+        year_max: Annotated[int | None, Query(description="published in or before")] = None,
+        cross_score: Annotated[bool, Query(description="re-rank the shortlist with stage 2")] = True,
+        min_score: Annotated[float | None, Query(ge=0, le=1, description="minimum relevance")] = None,
+    ) -> SearchOut:
+        filters = SearchFilters(genre=genre or None, year_min=year_min, year_max=year_max)
+        return run_search(request, q, None, k, cross_score, min_score, filters)
+
+    @api.post(
+        "/api/search",
+        response_model=SearchOut,
+        responses=error_responses(400, 413, 422, 503),
+        tags=["search"],
+        summary="Search by a cover image, words, or both",
+    )
+    def search_post(
+        request: Request,
+        image: Annotated[UploadFile | None, File(description="a photo or scan of a cover (≤ 10 MB)")] = None,
+        q: Annotated[str, Form(max_length=1000)] = "",
+        k: Annotated[int, Form(ge=1, le=MAX_RESULTS)] = 10,
+        genre: Annotated[str | None, Form()] = None,
+        year_min: Annotated[int | None, Form()] = None,
+        year_max: Annotated[int | None, Form()] = None,
+        cross_score: Annotated[bool, Form()] = True,
+        min_score: Annotated[float | None, Form(ge=0, le=1)] = None,
+    ) -> SearchOut:
+        data = read_upload(image, max_upload_bytes)
+        filters = SearchFilters(genre=genre or None, year_min=year_min, year_max=year_max)
+        return run_search(request, q, data, k, cross_score, min_score, filters)
+
+    def stored_record(book_id: str) -> BookRecord:
+        book = folio.store.fetch([book_id], with_vectors=False).get(book_id)
+        if book is None:
+            raise HTTPException(404, f"no book with id {book_id!r}")
+        return book.record
+
+    @api.get("/api/books/{book_id:path}", response_model=BookOut, responses=error_responses(404, 503), tags=["books"])
+    def get_book(request: Request, book_id: str) -> BookOut:
+        return book_out(stored_record(book_id), request.scope.get("root_path", ""))
+
+    @api.get(
+        "/covers/{book_id:path}",
+        response_class=FileResponse,
+        responses={
+            200: {"content": {"image/*": {}}, "description": "the cover image"},
+            307: {"description": "the cover lives at a URL: redirect there"},
+            **error_responses(404, 503),
+        },
+        response_model=None,
+        tags=["books"],
+    )
+    def get_cover(book_id: str) -> FileResponse | RedirectResponse:
+        cover = stored_record(book_id).cover
+        if cover.startswith(("http://", "https://")):
+            return RedirectResponse(cover, status_code=307)
+        path = Path(cover)
+        media_type = image_media_type(path) if cover and path.is_file() else None
+        if media_type is None:
+            raise HTTPException(404, f"book {book_id!r} has no readable cover")
+        return FileResponse(path, media_type=media_type, headers={"Cache-Control": "public, max-age=3600"})
+
+    @api.get("/api/health", response_model=HealthOut, responses={503: {"model": HealthOut}}, tags=["health"])
+    def health() -> HealthOut | JSONResponse:
+        models_loaded = folio.models is not None and folio.models.text_encoder is not None
+        common = {"models_loaded": models_loaded, "profile": folio.profile, "notice": folio.notice}
+        try:
+            info = folio.info()
+        except Exception as error:  # the store (a Chroma server, a disk) is gone: say so, don't crash
+            down = HealthOut(
+                status="unavailable",
+                store_reachable=False,
+                identity="",
+                books=None,
+                covers=None,
+                updated=None,
+                detail=f"store unreachable: {error}",
+                **common,
+            )
+            return JSONResponse(down.model_dump(), status_code=503)
+        healthy = HealthOut(
+            status="ok" if models_loaded else "unavailable",
+            store_reachable=True,
+            identity=info.identity,
+            books=info.books,
+            covers=info.covers,
+            updated=info.updated,
+            **common,
+        )
+        return healthy if models_loaded else JSONResponse(healthy.model_dump(), status_code=503)
+
+    return api
