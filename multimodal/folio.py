@@ -75,5 +75,17 @@ class Folio:
         """Search by text, by a cover image (path, bytes or PIL image), or both."""
         return self.searcher.search(text, image, k, cross_score, min_score, filters)
 
+    def more_like(
+        self,
+        book_id: str,
+        by: str = "cover",
+        k: int | None = None,
+        cross_score: bool = True,
+        min_score: float | None = None,
+        filters: SearchFilters | None = None,
+    ) -> SearchResult:
+        """Books like a catalog book: ``by="cover"`` or ``by="description"``."""
+        return self.searcher.more_like(book_id, by, k, cross_score, min_score, filters)
+
     def info(self) -> StoreInfo:
         return self.store.info()

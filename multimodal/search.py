@@ -255,17 +255,63 @@ class Searcher:
         filters: SearchFilters | None = None,
     ) -> SearchResult:
         timer = Timer()
-        k = k or self.settings.results
-        filters = filters or SearchFilters()
-        min_score = self.settings.min_score if min_score is None else min_score
         started = time.perf_counter()
         with timer.stage("encode"):
             picture = load_image(image) if image is not None else None
             query = self.encode(text, picture)
+        return self.run(query, timer, started, k, cross_score, min_score, filters)
+
+    def more_like(
+        self,
+        book_id: str,
+        by: str = "cover",
+        k: int | None = None,
+        cross_score: bool = True,
+        min_score: float | None = None,
+        filters: SearchFilters | None = None,
+    ) -> SearchResult:
+        """Books like a catalog book, by its cover (``by="cover"``) or its description (``"description"``).
+
+        The book's stored vectors are the query, so nothing is encoded; the book itself is left out.
+        Raises KeyError for an unknown id and ValueError when the book has no cover to compare.
+        """
+        timer = Timer()
+        started = time.perf_counter()
+        found = self.store.fetch([book_id]).get(book_id)
+        if found is None:
+            raise KeyError(book_id)
+        if by == "cover":
+            if found.cover_vector is None:
+                raise ValueError(f"book {book_id!r} has no usable cover")
+            query = EncodedQuery(text="", image_vector=found.cover_vector, image_phash=found.record.phash)
+        elif by == "description":
+            query = EncodedQuery(text=found.record.document, text_vector=found.text_vector)
+        else:
+            raise ValueError(f"more_like: by must be 'cover' or 'description', not {by!r}")
+        k = k or self.settings.results
+        result = self.run(query, timer, started, k + 1, cross_score, min_score, filters, exclude=book_id)
+        result.hits = result.hits[:k]
+        return result
+
+    def run(
+        self,
+        query: EncodedQuery,
+        timer: Timer,
+        started: float,
+        k: int | None,
+        cross_score: bool,
+        min_score: float | None,
+        filters: SearchFilters | None,
+        exclude: str = "",
+    ) -> SearchResult:
+        """Stages 1 and 2 for an encoded query."""
+        k = k or self.settings.results
+        filters = filters or SearchFilters()
+        min_score = self.settings.min_score if min_score is None else min_score
         if not query.text and query.image_vector is None:
             return SearchResult([], timer.ms, cross_score, self.profile.name, 0)
 
-        ids = self.shortlist(query, filters, timer)
+        ids = self.shortlist(query, filters, timer) - {exclude}
         with timer.stage("merge"):
             books = [book for book in self.store.fetch(sorted(ids)).values() if filters.admits(book)]
             signals = [self.vector_signals(query, book) for book in books]

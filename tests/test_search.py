@@ -130,3 +130,22 @@ def test_store_built_by_another_model_is_refused(clip_folio: Folio, tiny_clip_ch
         Folio.open(clip_folio.settings.model_copy(update={"clip_pretrained": str(other)}))
     with pytest.raises(StoreMismatch, match="profile 'clip'"):
         Folio.open(clip_folio.settings.model_copy(update={"profile": "offline"}))
+
+
+def test_more_like_a_book_leaves_it_out_and_finds_its_genre_mates(clip_folio: Folio):
+    by_cover = clip_folio.more_like("sample-010", by="cover", k=5, min_score=0)
+    assert len(by_cover.hits) == 5 and "sample-010" not in [hit.book_id for hit in by_cover.hits]
+    assert "image_vs_cover" in by_cover.hits[0].signals and "perceptual" in by_cover.hits[0].signals
+    by_text = clip_folio.more_like("sample-010", by="description", k=5, min_score=0)
+    assert "sample-010" not in [hit.book_id for hit in by_text.hits]
+    assert "cross_encoder" in by_text.hits[0].signals
+    with pytest.raises(KeyError):
+        clip_folio.more_like("no-such-book")
+    with pytest.raises(ValueError, match="by must be"):
+        clip_folio.more_like("sample-010", by="smell")
+
+
+def test_more_like_this_cover_in_the_offline_profile_stays_in_genre(offline_folio):
+    hits = offline_folio.more_like("sample-010", by="cover", k=3, min_score=0).hits
+    genres = [hit.genre for hit in hits]  # sample covers share a palette and motif per genre
+    assert genres[0] == "mystery" and genres.count("mystery") >= 2
