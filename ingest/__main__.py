@@ -46,6 +46,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--collection", help="collection name prefix (FOLIO_COLLECTION)")
     parser.add_argument("--chroma-host", help="use a Chroma server at this host (FOLIO_CHROMA_HOST)")
     parser.add_argument("--chroma-port", type=int, help="the Chroma server's port (FOLIO_CHROMA_PORT)")
+    parser.add_argument("--store-retry-seconds", type=float, help="seconds to retry an unreachable Chroma server")
     parser.add_argument("--batch-size", type=int, help="images per model forward (FOLIO_BATCH_SIZE)")
     parser.add_argument("--workers", type=int, default=4, help="image decoding threads")
     parser.add_argument("--ocr", action="store_true", help="read the text on each cover and store it with the book")
@@ -66,6 +67,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
             "clip_model",
             "clip_pretrained",
             "precision",
+            "store_retry_seconds",
             "data_dir",
             "collection",
             "chroma_host",

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     collection: str = "books"
     chroma_host: str | None = None
     chroma_port: int = 8000
+    # How long to keep retrying a Chroma server that does not answer before giving up (ingest then
+    # stops with exit code 4, and rerunning the same command resumes).
+    store_retry_seconds: float = Field(5.0, ge=0.0)
 
     # Search.
     shortlist: int = Field(50, ge=1, le=1000, description="stage-1 candidates per channel")

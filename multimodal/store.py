@@ -10,23 +10,96 @@ Both are created with cosine space, explicit embeddings (``embedding_function=No
 ``ef_search`` of at least the shortlist size. The profile and model identity that built the
 vectors are kept in the collections' metadata; opening a store with other models is refused.
 The same code runs on an embedded ``PersistentClient`` or a Chroma server (``HttpClient``).
+
+Every Chroma call goes through :func:`retrying`: when a server does not answer (connection refused,
+reset, timed out), the call is retried with back-off for ``FOLIO_STORE_RETRY_SECONDS`` (default 5)
+and then :class:`~multimodal.errors.StoreUnavailable` is raised. Only connection-type errors are
+retried; every write is an idempotent upsert or delete, so a retried call cannot duplicate a book.
 """
 
 from __future__ import annotations
 
-import contextlib
+import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
+import httpx
 import numpy as np
 
-from multimodal.errors import StoreMismatch
+from multimodal.errors import StoreMismatch, StoreUnavailable
 from multimodal.settings import Settings
 
 SCHEMA_VERSION = 1
 Channel = str  # "texts" or "covers"
+T = TypeVar("T")
+
+log = logging.getLogger(__name__)
+
+# What "the server did not answer" looks like: httpx transport failures (refused, reset, timed out,
+# closed mid-response) and OS-level connection errors, also when a client wraps them in another error
+# (chromadb's HttpClient turns a refused connection into a ValueError).
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    httpx.TimeoutException,
+    httpx.NetworkError,
+    httpx.RemoteProtocolError,
+    ConnectionError,
+)
+
+
+def is_connection_error(error: BaseException) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, CONNECTION_ERRORS):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+    return False
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long to keep trying a store that does not answer: waits double from ``first_wait`` to ``max_wait``."""
+
+    seconds: float = 5.0
+    first_wait: float = 0.25
+    max_wait: float = 2.0
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> RetryPolicy:
+        return cls(seconds=settings.store_retry_seconds)
+
+
+def retrying(call: Callable[..., T], *args: Any, policy: RetryPolicy, location: str, what: str, **kwargs: Any) -> T:
+    """``call(*args, **kwargs)``, retried with back-off while the store is unreachable."""
+    deadline = time.monotonic() + policy.seconds
+    wait = policy.first_wait
+    attempt = 1
+    while True:
+        try:
+            return call(*args, **kwargs)
+        except Exception as error:
+            if not is_connection_error(error):
+                raise
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise StoreUnavailable(
+                    f"store unreachable: {location} did not answer while {what} "
+                    f"({type(error).__name__}: {error}); tried {attempt} times over {policy.seconds:g}s"
+                ) from error
+            log.log(
+                logging.WARNING if attempt == 1 else logging.DEBUG,
+                "store %s did not answer while %s (%s); retrying for up to %gs",
+                location,
+                what,
+                error,
+                policy.seconds,
+            )
+            time.sleep(min(wait, remaining))
+            wait = min(2 * wait, policy.max_wait)
+            attempt += 1
 
 
 @dataclass
@@ -109,11 +182,24 @@ class StoreInfo:
     location: str
 
 
-def make_client(settings: Settings):
+def store_location(settings: Settings) -> str:
+    if settings.uses_server:
+        return f"chroma server {settings.chroma_host}:{settings.chroma_port}"
+    return str(settings.chroma_path)
+
+
+def make_client(settings: Settings, retry: RetryPolicy | None = None):
     import chromadb
 
     if settings.uses_server:
-        return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port)
+        return retrying(
+            chromadb.HttpClient,
+            host=settings.chroma_host,
+            port=settings.chroma_port,
+            policy=retry or RetryPolicy.for_settings(settings),
+            location=store_location(settings),
+            what="connecting",
+        )
     settings.chroma_path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(settings.chroma_path))
 
@@ -122,36 +208,61 @@ def recorded_profile(settings: Settings) -> str | None:
     """The profile that built the store in settings, or None when there is no store yet."""
     if not settings.uses_server and not settings.chroma_path.exists():
         return None
-    client = make_client(settings)
+    policy = RetryPolicy.for_settings(settings)
+    client = make_client(settings, policy)
     try:
-        collection = client.get_collection(f"{settings.collection}_texts")
+        collection = retrying(
+            client.get_collection,
+            f"{settings.collection}_texts",
+            policy=policy,
+            location=store_location(settings),
+            what="reading the store's profile",
+        )
+    except StoreUnavailable:
+        raise
     except Exception:
         return None
     return (collection.metadata or {}).get("folio_profile")
 
 
 class BookStore:
-    def __init__(self, settings: Settings, profile: str, identity: str, client: Any = None) -> None:
+    def __init__(
+        self, settings: Settings, profile: str, identity: str, client: Any = None, retry: RetryPolicy | None = None
+    ) -> None:
         self.settings = settings
         self.profile = profile
         self.identity = identity
-        self.client = client or make_client(settings)
-        self.location = (
-            f"chroma server {settings.chroma_host}:{settings.chroma_port}"
-            if settings.uses_server
-            else str(settings.chroma_path)
-        )
+        self.retry = retry or RetryPolicy.for_settings(settings)
+        self.location = store_location(settings)
+        self.client = client or make_client(settings, self.retry)
         self.texts = self._open(f"{settings.collection}_texts")
         self.covers = self._open(f"{settings.collection}_covers")
-        self.max_batch = self.client.get_max_batch_size()
+        self.max_batch = self._call("reading the batch size", self.client.get_max_batch_size)
+
+    def _call(self, what: str, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """One Chroma call, retried while the store is unreachable (then StoreUnavailable)."""
+        return retrying(call, *args, policy=self.retry, location=self.location, what=what, **kwargs)
 
     # -- opening ----------------------------------------------------------------------------
     def _open(self, name: str):
         ef_search = max(100, 2 * self.settings.shortlist)
         try:
-            collection = self.client.get_collection(name, embedding_function=None)
+            collection = self._call(f"opening {name}", self.client.get_collection, name, embedding_function=None)
+        except StoreUnavailable:
+            raise
         except Exception:  # chromadb raises NotFoundError (or ValueError in older clients)
-            return self.client.create_collection(
+            return self._create(name, ef_search)
+        self._check_identity(name, collection.metadata or {})
+        hnsw = (collection.configuration or {}).get("hnsw") or {}
+        if (hnsw.get("ef_search") or 0) < self.settings.shortlist:
+            self._call(f"configuring {name}", collection.modify, configuration={"hnsw": {"ef_search": ef_search}})
+        return collection
+
+    def _create(self, name: str, ef_search: int):
+        try:
+            return self._call(
+                f"creating {name}",
+                self.client.create_collection,
                 name,
                 configuration={"hnsw": {"space": "cosine", "ef_construction": 200, "ef_search": ef_search}},
                 metadata={
@@ -161,11 +272,13 @@ class BookStore:
                 },
                 embedding_function=None,
             )
-        self._check_identity(name, collection.metadata or {})
-        hnsw = (collection.configuration or {}).get("hnsw") or {}
-        if (hnsw.get("ef_search") or 0) < self.settings.shortlist:
-            collection.modify(configuration={"hnsw": {"ef_search": ef_search}})
-        return collection
+        except StoreUnavailable:
+            raise
+        except Exception:
+            # Another worker (``ingest --shard``) created it first: use theirs, if it is ours.
+            collection = self._call(f"opening {name}", self.client.get_collection, name, embedding_function=None)
+            self._check_identity(name, collection.metadata or {})
+            return collection
 
     def _check_identity(self, name: str, metadata: dict[str, Any]) -> None:
         schema = metadata.get("folio_schema")
@@ -186,10 +299,18 @@ class BookStore:
     @staticmethod
     def drop(settings: Settings) -> None:
         """Delete this store's collections (used by ``ingest --rebuild``)."""
-        client = make_client(settings)
+        policy = RetryPolicy.for_settings(settings)
+        client = make_client(settings, policy)
         for suffix in ("_texts", "_covers"):
-            with contextlib.suppress(Exception):
-                client.delete_collection(f"{settings.collection}{suffix}")
+            name = f"{settings.collection}{suffix}"
+            try:
+                retrying(
+                    client.delete_collection, name, policy=policy, location=store_location(settings), what="dropping"
+                )
+            except StoreUnavailable:
+                raise
+            except Exception:  # it did not exist
+                pass
 
     # -- writing ----------------------------------------------------------------------------
     def _batches(self, size: int) -> Iterator[slice]:
@@ -207,16 +328,20 @@ class BookStore:
         without_cover = [books[i].book_id for i, vector in enumerate(cover_vectors) if vector is None]
         for part in self._batches(len(with_cover)):
             chosen = with_cover[part]
-            self.covers.upsert(
+            self._call(
+                "writing cover vectors",
+                self.covers.upsert,
                 ids=[books[i].book_id for i in chosen],
                 embeddings=np.stack([cover_vectors[i] for i in chosen]),
                 metadatas=[books[i].filter_metadata() for i in chosen],
             )
         if without_cover:
-            self.covers.delete(ids=without_cover)
+            self._call("removing cover vectors", self.covers.delete, ids=without_cover)
         for part in self._batches(len(books)):
             chunk = books[part]
-            self.texts.upsert(
+            self._call(
+                "writing book records",
+                self.texts.upsert,
                 ids=[book.book_id for book in chunk],
                 embeddings=np.asarray(text_vectors[part]),
                 metadatas=[book.metadata() for book in chunk],
@@ -225,20 +350,20 @@ class BookStore:
 
     def delete(self, ids: Sequence[str]) -> None:
         for part in self._batches(len(ids)):
-            self.texts.delete(ids=list(ids[part]))
-            self.covers.delete(ids=list(ids[part]))
+            self._call("deleting books", self.texts.delete, ids=list(ids[part]))
+            self._call("deleting books", self.covers.delete, ids=list(ids[part]))
 
     def touch(self) -> None:
         """Record the time of the last ingest."""
         metadata = dict(self.texts.metadata or {})
         metadata["folio_updated"] = time.time()
-        self.texts.modify(metadata=metadata)
+        self._call("recording the ingest time", self.texts.modify, metadata=metadata)
 
     # -- reading ----------------------------------------------------------------------------
     def content_hashes(self, ids: Sequence[str]) -> dict[str, str]:
         hashes: dict[str, str] = {}
         for part in self._batches(len(ids)):
-            got = self.texts.get(ids=list(ids[part]), include=["metadatas"])
+            got = self._call("reading content hashes", self.texts.get, ids=list(ids[part]), include=["metadatas"])
             for book_id, metadata in zip(got["ids"], got["metadatas"], strict=True):
                 hashes[book_id] = str((metadata or {}).get("content_hash", ""))
         return hashes
@@ -247,7 +372,7 @@ class BookStore:
         ids: list[str] = []
         page = self.max_batch
         while True:
-            got = self.texts.get(include=[], limit=page, offset=len(ids))
+            got = self._call("listing books", self.texts.get, include=[], limit=page, offset=len(ids))
             ids.extend(got["ids"])
             if len(got["ids"]) < page:
                 return ids
@@ -255,7 +380,7 @@ class BookStore:
     def iter_records(self, page: int = 1000) -> Iterator[BookRecord]:
         offset = 0
         while True:
-            got = self.texts.get(include=["metadatas"], limit=page, offset=offset)
+            got = self._call("reading books", self.texts.get, include=["metadatas"], limit=page, offset=offset)
             for book_id, metadata in zip(got["ids"], got["metadatas"], strict=True):
                 yield BookRecord.from_metadata(book_id, metadata or {})
             if len(got["ids"]) < page:
@@ -263,18 +388,23 @@ class BookStore:
             offset += page
 
     def count(self) -> int:
-        return self.texts.count()
+        return self._call("counting books", self.texts.count)
 
     def nearest(
         self, channel: Channel, vector: np.ndarray, n: int, where: dict[str, Any] | None = None
     ) -> list[tuple[str, float]]:
         """The n nearest books on one channel, as (book id, cosine similarity)."""
         collection = self.texts if channel == "texts" else self.covers
-        available = collection.count()
+        available = self._call("counting vectors", collection.count)
         if available == 0 or n <= 0:
             return []
-        got = collection.query(
-            query_embeddings=[vector], n_results=min(n, available), where=where, include=["distances"]
+        got = self._call(
+            "searching",
+            collection.query,
+            query_embeddings=[vector],
+            n_results=min(n, available),
+            where=where,
+            include=["distances"],
         )
         return [
             (book_id, 1.0 - float(distance))
@@ -285,8 +415,12 @@ class BookStore:
         if not ids:
             return {}
         include = ["metadatas", "embeddings"] if with_vectors else ["metadatas"]
-        texts = self.texts.get(ids=list(ids), include=include)
-        covers = self.covers.get(ids=list(ids), include=["embeddings"]) if with_vectors else {"ids": []}
+        texts = self._call("reading books", self.texts.get, ids=list(ids), include=include)
+        covers = (
+            self._call("reading cover vectors", self.covers.get, ids=list(ids), include=["embeddings"])
+            if with_vectors
+            else {"ids": []}
+        )
         cover_embeddings = covers.get("embeddings")
         cover_vectors = dict(zip(covers["ids"], [] if cover_embeddings is None else cover_embeddings, strict=False))
         books: dict[str, StoredBook] = {}
@@ -306,8 +440,8 @@ class BookStore:
         return StoreInfo(
             profile=self.profile,
             identity=self.identity,
-            books=self.texts.count(),
-            covers=self.covers.count(),
+            books=self.count(),
+            covers=self._call("counting cover vectors", self.covers.count),
             updated=metadata.get("folio_updated"),
             location=self.location,
         )
