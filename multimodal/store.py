@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 
 import httpx
 import numpy as np
+from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception, stop_after_delay, wait_exponential
 
 from multimodal.errors import StoreMismatch, StoreUnavailable
 from multimodal.settings import Settings
@@ -73,33 +74,35 @@ class RetryPolicy:
 
 
 def retrying(call: Callable[..., T], *args: Any, policy: RetryPolicy, location: str, what: str, **kwargs: Any) -> T:
-    """``call(*args, **kwargs)``, retried with back-off while the store is unreachable."""
-    deadline = time.monotonic() + policy.seconds
-    wait = policy.first_wait
-    attempt = 1
-    while True:
-        try:
-            return call(*args, **kwargs)
-        except Exception as error:
-            if not is_connection_error(error):
-                raise
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise StoreUnavailable(
-                    f"store unreachable: {location} did not answer while {what} "
-                    f"({type(error).__name__}: {error}); tried {attempt} times over {policy.seconds:g}s"
-                ) from error
-            log.log(
-                logging.WARNING if attempt == 1 else logging.DEBUG,
-                "store %s did not answer while %s (%s); retrying for up to %gs",
-                location,
-                what,
-                error,
-                policy.seconds,
-            )
-            time.sleep(min(wait, remaining))
-            wait = min(2 * wait, policy.max_wait)
-            attempt += 1
+    """``call(*args, **kwargs)``, retried with back-off (tenacity) while the store is unreachable."""
+
+    def warn(state: RetryCallState) -> None:
+        level = logging.WARNING if state.attempt_number == 1 else logging.DEBUG
+        error = state.outcome.exception() if state.outcome else None
+        log.log(
+            level,
+            "store %s did not answer while %s (%s); retrying for up to %gs",
+            location,
+            what,
+            error,
+            policy.seconds,
+        )
+
+    retryer = Retrying(
+        retry=retry_if_exception(is_connection_error),
+        wait=wait_exponential(multiplier=policy.first_wait, min=policy.first_wait, max=policy.max_wait),
+        stop=stop_after_delay(policy.seconds),
+        before_sleep=warn,
+    )
+    try:
+        return retryer(call, *args, **kwargs)
+    except RetryError as failure:
+        error = failure.last_attempt.exception()
+        raise StoreUnavailable(
+            f"store unreachable: {location} did not answer while {what} "
+            f"({type(error).__name__}: {error}); tried {failure.last_attempt.attempt_number} times "
+            f"over {policy.seconds:g}s"
+        ) from error
 
 
 @dataclass
