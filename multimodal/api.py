@@ -5,21 +5,27 @@
 - ``GET  /api/search?q=&k=&genre=&year_min=&year_max=&cross_score=&min_score=``
 - ``POST /api/search`` (multipart form: optional ``image`` file, optional ``q`` and the same options)
 - ``GET  /api/books/{id}``
+- ``GET  /api/books/{id}/similar?by=cover|description&k=``: books like a catalog book
 - ``GET  /api/health``
 - ``GET  /covers/{id}``: the book's cover, found through its stored record only
 
-Every error answers ``{"detail": "<a sentence a person can act on>"}``.
+With an ``api_token``, every one of these routes wants ``Authorization: Bearer <token>`` (401 without
+it); the docs (/docs, /openapi.json) stay readable. Every error answers
+``{"detail": "<a sentence a person can act on>"}``.
 """
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from fastapi import FastAPI, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from PIL import Image
 from pydantic import BaseModel, Field
 from starlette.datastructures import Headers
@@ -33,8 +39,10 @@ from multimodal.store import BookRecord
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 FORM_OVERHEAD_BYTES = 64 * 1024  # room for the multipart boundaries and the small form fields
 MAX_RESULTS = 100
+YEARS = {"ge": -9999, "le": 9999}  # the store's filters take 64-bit integers; no book needs more than this
 EMPTY_CATALOG = "The catalog is empty — run `python -m ingest CATALOG`."
 EMPTY_QUERY = "Give some words (q), a cover image (image), or both."
+TOKEN_NEEDED = "This API needs a bearer token: send the header 'Authorization: Bearer <FOLIO_API_TOKEN>'."
 
 
 # -- response models ----------------------------------------------------------------------------
@@ -209,13 +217,32 @@ def image_media_type(path: Path) -> str | None:
         return None
 
 
+bearer = HTTPBearer(auto_error=False, description="the server's FOLIO_API_TOKEN")
+
+
+def token_check(api_token: str) -> Callable[[HTTPAuthorizationCredentials | None], None]:
+    """A dependency that lets a request through only with ``Authorization: Bearer <api_token>``."""
+    expected = api_token.encode()
+
+    def check(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
+        given = credentials.credentials.encode() if credentials else b""
+        if not secrets.compare_digest(given, expected):
+            raise HTTPException(401, TOKEN_NEEDED, headers={"WWW-Authenticate": "Bearer"})
+
+    return check
+
+
 # -- the app -------------------------------------------------------------------------------------
-def create_api(folio: Folio, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAPI:
+def create_api(folio: Folio, max_upload_bytes: int = MAX_UPLOAD_BYTES, api_token: str | None = None) -> FastAPI:
+    """The REST API; with ``api_token``, each of its routes wants that bearer token."""
+    guarded = [Depends(token_check(api_token))] if api_token else []
     api = FastAPI(
         title="Folio",
         summary="Multimodal book search: find a book by a photo of its cover, by words, or both.",
         version="0.1.0",
+        dependencies=guarded,
     )
+    auth_codes = (401,) if api_token else ()
     api.add_middleware(UploadLimit, max_bytes=max_upload_bytes)
     api.add_exception_handler(RequestValidationError, readable_validation_error)
     api.add_exception_handler(StoreUnavailable, store_unavailable)
@@ -241,7 +268,7 @@ def create_api(folio: Folio, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAP
     @api.get(
         "/api/search",
         response_model=SearchOut,
-        responses=error_responses(422, 503),
+        responses=error_responses(*auth_codes, 422, 503),
         tags=["search"],
         summary="Search by words",
     )
@@ -250,8 +277,8 @@ def create_api(folio: Folio, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAP
         q: Annotated[str, Query(max_length=1000, description="words: a title, an author, a subject")] = "",
         k: Annotated[int, Query(ge=1, le=MAX_RESULTS, description="how many books")] = 10,
         genre: Annotated[str | None, Query(description="only this genre")] = None,
-        year_min: Annotated[int | None, Query(description="published in or after")] = None,
-        year_max: Annotated[int | None, Query(description="published in or before")] = None,
+        year_min: Annotated[int | None, Query(**YEARS, description="published in or after")] = None,
+        year_max: Annotated[int | None, Query(**YEARS, description="published in or before")] = None,
         cross_score: Annotated[bool, Query(description="re-rank the shortlist with stage 2")] = True,
         min_score: Annotated[float | None, Query(ge=0, le=1, description="minimum relevance")] = None,
     ) -> SearchOut:
@@ -261,7 +288,7 @@ def create_api(folio: Folio, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAP
     @api.post(
         "/api/search",
         response_model=SearchOut,
-        responses=error_responses(400, 413, 422, 503),
+        responses=error_responses(*auth_codes, 400, 413, 422, 503),
         tags=["search"],
         summary="Search by a cover image, words, or both",
     )
@@ -271,8 +298,8 @@ def create_api(folio: Folio, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAP
         q: Annotated[str, Form(max_length=1000)] = "",
         k: Annotated[int, Form(ge=1, le=MAX_RESULTS)] = 10,
         genre: Annotated[str | None, Form()] = None,
-        year_min: Annotated[int | None, Form()] = None,
-        year_max: Annotated[int | None, Form()] = None,
+        year_min: Annotated[int | None, Form(**YEARS)] = None,
+        year_max: Annotated[int | None, Form(**YEARS)] = None,
         cross_score: Annotated[bool, Form()] = True,
         min_score: Annotated[float | None, Form(ge=0, le=1)] = None,
     ) -> SearchOut:
@@ -286,7 +313,36 @@ def create_api(folio: Folio, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAP
             raise HTTPException(404, f"no book with id {book_id!r}")
         return book.record
 
-    @api.get("/api/books/{book_id:path}", response_model=BookOut, responses=error_responses(404, 503), tags=["books"])
+    @api.get(
+        "/api/books/{book_id:path}/similar",
+        response_model=SearchOut,
+        responses=error_responses(*auth_codes, 404, 422, 503),
+        tags=["books"],
+        summary="Books like a catalog book, by its cover or its description",
+    )
+    def similar_books(
+        request: Request,
+        book_id: str,
+        by: Annotated[Literal["cover", "description"], Query(description="compare covers or descriptions")] = "cover",
+        k: Annotated[int, Query(ge=1, le=MAX_RESULTS, description="how many books")] = 10,
+        cross_score: Annotated[bool, Query(description="re-rank the shortlist with stage 2")] = True,
+        min_score: Annotated[float, Query(ge=0, le=1, description="minimum relevance (none by default)")] = 0.0,
+    ) -> SearchOut:
+        try:
+            result = folio.more_like(book_id, by, k, cross_score, min_score)
+        except KeyError as error:
+            raise HTTPException(404, f"no book with id {book_id!r}") from error
+        except ValueError as error:
+            raise HTTPException(422, f"{error}: try by=description") from error
+        message = "" if result.hits else no_hits_advice(folio.store.count(), SearchFilters(), min_score)
+        return search_out(result, message, request.scope.get("root_path", ""))
+
+    @api.get(
+        "/api/books/{book_id:path}",
+        response_model=BookOut,
+        responses=error_responses(*auth_codes, 404, 503),
+        tags=["books"],
+    )
     def get_book(request: Request, book_id: str) -> BookOut:
         return book_out(stored_record(book_id), request.scope.get("root_path", ""))
 
@@ -296,7 +352,7 @@ def create_api(folio: Folio, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAP
         responses={
             200: {"content": {"image/*": {}}, "description": "the cover image"},
             307: {"description": "the cover lives at a URL: redirect there"},
-            **error_responses(404, 503),
+            **error_responses(*auth_codes, 404, 503),
         },
         response_model=None,
         tags=["books"],
@@ -311,7 +367,12 @@ def create_api(folio: Folio, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAP
             raise HTTPException(404, f"book {book_id!r} has no readable cover")
         return FileResponse(path, media_type=media_type, headers={"Cache-Control": "public, max-age=3600"})
 
-    @api.get("/api/health", response_model=HealthOut, responses={503: {"model": HealthOut}}, tags=["health"])
+    @api.get(
+        "/api/health",
+        response_model=HealthOut,
+        responses={**error_responses(*auth_codes), 503: {"model": HealthOut}},
+        tags=["health"],
+    )
     def health() -> HealthOut | JSONResponse:
         models_loaded = folio.models is not None and folio.models.text_encoder is not None
         common = {"models_loaded": models_loaded, "profile": folio.profile, "notice": folio.notice}

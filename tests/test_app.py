@@ -7,10 +7,14 @@ catalog ingested with the offline profile), so models are loaded once per sessio
 from __future__ import annotations
 
 import csv
+import dataclasses
+import re
+import shutil
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import chromadb
@@ -18,16 +22,21 @@ import gradio as gr
 import httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from gradio.components.image import ImageData
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
+from PIL import Image
 
 import app as folio_app
+from ingest.job import IngestJob, IngestOptions
 from multimodal import folio as folio_module
 from multimodal.api import EMPTY_CATALOG, EMPTY_QUERY, create_api
 from multimodal.errors import StoreUnavailable
 from multimodal.folio import Folio, LoadedModels
 from multimodal.settings import Settings
+from multimodal.store import BookStore
 
 ROOT = Path(__file__).resolve().parent.parent
 COVERS = ROOT / "assets" / "sample" / "covers"
@@ -50,20 +59,50 @@ def books(sample_catalog: Path) -> dict[str, dict[str, str]]:
     return sample_books(sample_catalog)
 
 
-@pytest.fixture(scope="module")
-def base_url(offline_folio: Folio) -> Iterator[str]:
-    """The real app (create_app) served by uvicorn in a thread; stopped when the module is done."""
+@contextmanager
+def serve(app: FastAPI, timeout: float = 60) -> Iterator[str]:
+    """Serve ``app`` with uvicorn in a thread on a free loopback port; yields its base URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(folio_app.create_app(offline_folio), port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + timeout
     while not server.started:
         assert thread.is_alive() and time.monotonic() < deadline, "the app did not start"
         time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=15)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def base_url(offline_folio: Folio) -> Iterator[str]:
+    """The real app (create_app) served by uvicorn in a thread; stopped when the module is done."""
+    with serve(folio_app.create_app(offline_folio)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def coverless_folio(offline_folio: Folio, tmp_path_factory: pytest.TempPathFactory) -> Folio:
+    """A two-book catalog, one with a blank cover (kept, but without a cover vector), ingested with the
+    session's offline models."""
+    folder = tmp_path_factory.mktemp("coverless")
+    shutil.copy(COVERS / "sample-001.png", folder / "covered.png")
+    Image.new("RGB", (300, 450), "white").save(folder / "blank.png")
+    catalog = folder / "catalog.csv"
+    catalog.write_text(
+        "id,title,author,year,genre,description,cover\n"
+        "no-cover,The Uncovered Book,Ann Onymous,2001,mystery,A book that was never given a cover.,blank.png\n"
+        "covered,A Covered Book,Ann Onymous,2002,mystery,A book with a cover.,covered.png\n"
+    )
+    settings = Settings(profile="offline", data_dir=folder / "store")
+    models = offline_folio.models
+    store = BookStore(settings, models.profile.name, models.identity)
+    options = IngestOptions(catalog=catalog, progress=False, cache_dir=folder / "cache")
+    assert IngestJob(models, store, options).run().ingested == 2
+    return Folio(settings, LoadedModels(models))
 
 
 @pytest.fixture(scope="module")
@@ -162,6 +201,8 @@ def test_rest_empty_query_is_refused_with_a_reason(http: httpx.Client) -> None:
 def test_rest_bad_parameters_get_one_readable_sentence(http: httpx.Client) -> None:
     response = http.get("/api/search", params={"q": "tea", "k": 0})
     assert response.status_code == 422 and response.json()["detail"].startswith("k: ")
+    response = http.get("/api/search", params={"q": "tea", "year_min": 2**63})  # once a 500 from the store
+    assert response.status_code == 422 and response.json()["detail"].startswith("year_min: ")
 
 
 def test_rest_non_image_upload_gets_a_reason_and_the_app_keeps_serving(http: httpx.Client) -> None:
@@ -187,6 +228,30 @@ def test_rest_oversized_upload_is_refused(http: httpx.Client) -> None:
     response = http.post("/api/search", content=chunks, headers=headers)
     assert response.status_code == 413
     assert http.get("/api/health").status_code == 200
+
+
+# -- REST: similar books ------------------------------------------------------------------------
+def test_rest_similar_books_by_cover_and_by_description(http: httpx.Client) -> None:
+    body = http.get("/api/books/sample-020/similar", params={"by": "cover", "k": 3}).json()
+    assert len(body["hits"]) == 3 and all("image_vs_cover" in hit["signals"] for hit in body["hits"])
+    assert "sample-020" not in {hit["id"] for hit in body["hits"]}
+    body = http.get("/api/books/sample-020/similar", params={"by": "description"}).json()
+    assert len(body["hits"]) == 10 and all("text_vs_text" in hit["signals"] for hit in body["hits"])
+    assert "sample-020" not in {hit["id"] for hit in body["hits"]}
+
+
+def test_rest_similar_refuses_unknown_books_and_bad_requests(http: httpx.Client) -> None:
+    missing = http.get("/api/books/no-such-book/similar")
+    assert missing.status_code == 404 and "no-such-book" in missing.json()["detail"]
+    bad = http.get("/api/books/sample-001/similar", params={"by": "spine"})
+    assert bad.status_code == 422 and bad.json()["detail"].startswith("by: ")
+
+
+def test_rest_similar_by_cover_needs_a_cover(coverless_folio: Folio) -> None:
+    client = TestClient(create_api(coverless_folio))
+    response = client.get("/api/books/no-cover/similar", params={"by": "cover"})
+    assert response.status_code == 422 and "no usable cover" in response.json()["detail"]
+    assert client.get("/api/books/no-cover/similar", params={"by": "description"}).status_code == 200
 
 
 # -- REST: books, covers, health, schema ----------------------------------------------------------
@@ -221,6 +286,89 @@ def test_openapi_schema_describes_the_endpoints(http: httpx.Client) -> None:
     assert post["responses"]["422"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorOut")
     assert "404" in paths["/api/books/{book_id}"]["get"]["responses"]
     assert "image/*" in paths["/covers/{book_id}"]["get"]["responses"]["200"]["content"]
+    similar = paths["/api/books/{book_id}/similar"]["get"]
+    assert {"200", "404", "422"} <= set(similar["responses"]) and "401" not in similar["responses"]
+
+
+# -- who may use the app -------------------------------------------------------------------------
+def test_with_a_token_the_rest_api_wants_it(offline_folio: Folio) -> None:
+    client = TestClient(folio_app.create_app(offline_folio, api_token="s3cret-token"))
+    for path in ("/api/search?q=tea", "/api/books/sample-001", "/api/books/sample-001/similar", "/covers/sample-001"):
+        refused = client.get(path)
+        assert refused.status_code == 401 and "Bearer" in refused.json()["detail"], path
+        assert refused.headers["www-authenticate"] == "Bearer"
+        assert client.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 401, path
+        assert client.get(path, headers={"Authorization": "Bearer s3cret-token"}).status_code == 200, path
+    schema = client.get("/openapi.json").json()  # the docs stay readable, and say how to authenticate
+    assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    assert "401" in schema["paths"]["/api/search"]["get"]["responses"]
+
+
+def test_with_a_login_the_page_wants_it(offline_folio: Folio) -> None:
+    with TestClient(folio_app.create_app(offline_folio, auth=("reader", "open sesame"))) as client:
+        assert client.get("/config").status_code == 401
+        assert client.post("/login", data={"username": "reader", "password": "wrong"}).status_code == 400
+        assert client.post("/login", data={"username": "reader", "password": "open sesame"}).status_code == 200
+        assert client.get("/config").status_code == 200
+        assert client.get("/api/search", params={"q": "tea"}).status_code == 200  # no token asked for
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [("127.0.0.1", True), ("127.0.1.1", True), ("::1", True), ("localhost", True), ("0.0.0.0", False),
+     ("::", False), ("192.168.1.20", False), ("folio.example.org", False)],
+)  # fmt: skip
+def test_which_hosts_are_loopback(host: str, loopback: bool) -> None:
+    assert folio_app.is_loopback(host) is loopback
+
+
+@pytest.fixture
+def start_up(offline_folio: Folio, monkeypatch: pytest.MonkeyPatch) -> list[dict]:
+    """main() without serving: Folio.open gives the session's folio, uvicorn.run records its arguments."""
+    served: list[dict] = []
+    for name in ("FOLIO_AUTH", "FOLIO_API_TOKEN", "FOLIO_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(folio_app.Folio, "open", lambda settings: offline_folio)
+    monkeypatch.setattr(folio_app.uvicorn, "run", lambda app, **options: served.append({"app": app, **options}))
+    return served
+
+
+def test_a_public_host_without_a_login_and_a_token_is_refused(
+    start_up: list[dict], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    opened = []
+    monkeypatch.setattr(folio_app.Folio, "open", lambda settings: opened.append(settings))
+    assert folio_app.main(["--host", "0.0.0.0"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("folio: refusing to serve on 0.0.0.0") and "FOLIO_AUTH" in error
+    assert "FOLIO_API_TOKEN" in error and "Traceback" not in error
+    monkeypatch.setenv("FOLIO_AUTH", "reader:pw")
+    assert folio_app.main(["--host", "0.0.0.0"]) == 2
+    error = capsys.readouterr().err
+    assert "FOLIO_API_TOKEN" in error and "FOLIO_AUTH" not in error
+    assert opened == [] and start_up == []  # refused before loading anything
+
+
+def test_a_malformed_login_is_refused(start_up: list[dict], capsys: pytest.CaptureFixture[str]) -> None:
+    assert folio_app.main(["--auth", "no-colon"]) == 2
+    assert "USER:PASSWORD" in capsys.readouterr().err and start_up == []
+
+
+def test_a_public_host_with_a_login_and_a_token_is_served(
+    start_up: list[dict], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FOLIO_API_TOKEN", "s3cret-token")
+    assert folio_app.main(["--host", "0.0.0.0", "--port", "8123", "--auth", "reader:pw"]) == 0
+    (served,) = start_up
+    assert served["host"] == "0.0.0.0" and served["port"] == 8123
+    assert TestClient(served["app"]).get("/api/health").status_code == 401
+    assert "login for the page: on; bearer token for the REST API: on" in capsys.readouterr().out
+
+
+def test_loopback_is_the_default_and_needs_no_login(start_up: list[dict]) -> None:
+    assert folio_app.main([]) == 0
+    assert start_up[0]["host"] == "127.0.0.1"
+    assert TestClient(start_up[0]["app"]).get("/api/health").status_code == 200
 
 
 # -- the page's own logic and start-up -----------------------------------------------------------
@@ -243,17 +391,78 @@ def test_page_explains_an_unusable_image(offline_folio: Folio, tmp_path: Path) -
     assert "can't be used" in status and "not an image" in status and gallery == []
 
 
-def test_page_captions_show_both_stages(offline_folio: Folio, books) -> None:
+def test_page_captions_say_how_well_and_on_what_a_book_matched(offline_folio: Folio, books) -> None:
     result = offline_folio.search(books["sample-005"]["title"], k=1)
     caption = folio_app.caption(result.hits[0])
     assert caption.startswith(f"{books['sample-005']['title']} — {books['sample-005']['author']} (")
-    assert "· stage1 " in caption and " → stage2 " in caption
+    assert re.search(r" · \d{1,3}% match · title/author", caption), caption
+    by_cover = offline_folio.search("", COVERS / "sample-020.png", k=1).hits[0]
+    assert folio_app.matched_groups(by_cover.signals) == ["cover text", "visual"]
+    assert folio_app.caption(by_cover).endswith(f"{folio_app.badge(by_cover)} · cover text, visual")
+
+
+def test_the_detail_explains_a_result_and_highlights_the_query_words(offline_folio: Folio, books) -> None:
+    facts = folio_app.catalog_facts(offline_folio)
+    query = folio_app.make_query(facts, "the dragon of ember", None, 3, True, None, None, None, 0.3)
+    *_, view = folio_app.page_search(offline_folio, query)
+    assert view.words == {"dragon", "ember"}  # "the" and "of" are too common to highlight
+    html, panel, selected, like_cover = folio_app.page_detail(view, 0)
+    book = books["sample-017"]
+    assert selected.book_id == "sample-017" and panel.visible is True and like_cover.interactive is True
+    assert "The <mark>Dragon</mark> of <mark>Ember</mark> Vale" in html
+    assert f'alt="Cover of {book["title"]} by {book["author"]}"' in html and 'src="data:image/jpeg;base64,' in html
+    assert f"{folio_app.badge(selected)}</span> matched on title/author" in html
+    assert "Stage 1 score (rank)" in html and f"{selected.stage2_score:.3f}" in html
+    assert "<code>title_match</code>" in html and "✓ matched" in html
+    assert folio_app.page_detail(view, 99)[1].visible is False  # a stale index closes the panel
+
+
+def test_highlighting_escapes_html_and_matches_whole_words() -> None:
+    words = folio_app.query_words("Tea <b>shop</b>")
+    assert words == {"tea", "shop"}  # one-letter words are left out
+    assert (
+        folio_app.highlight("A <tea> party at the teashop", words) == "A &lt;<mark>tea</mark>&gt; party at the teashop"
+    )
+
+
+def test_more_like_this_fills_the_gallery_with_other_books(offline_folio: Folio, books) -> None:
+    facts = folio_app.catalog_facts(offline_folio)
+    book = offline_folio.search(books["sample-020"]["title"], k=1).hits[0]
+    query = folio_app.make_query(facts, "", None, 4, True, "fantasy", None, None, 0.9)  # min relevance is ignored
+    status, gallery, *_, view = folio_app.page_more_like(offline_folio, book, "cover", query)
+    assert f"like *{book.title}* by its cover" in status and len(gallery) == 4
+    assert all(hit.genre == "fantasy" and hit.book_id != "sample-020" for hit in view.hits)
+    assert not view.words  # nothing to highlight when covers were compared
+    status, gallery, *_, view = folio_app.page_more_like(offline_folio, book, "description", query)
+    assert "by its description" in status and view.hits and "mount" in view.words
+
+
+def test_more_like_this_explains_what_it_cannot_do(coverless_folio: Folio) -> None:
+    facts = folio_app.catalog_facts(coverless_folio)
+    query = folio_app.make_query(facts, "", None, 3, True, None, None, None, 0)
+    book = coverless_folio.search("Uncovered", k=1).hits[0]
+    assert book.book_id == "no-cover"
+    assert "has no cover to compare" in folio_app.page_more_like(coverless_folio, book, "cover", query)[0]
+    assert folio_app.page_detail(folio_app.ResultsView([book]), 0)[3].interactive is False
+    gone = dataclasses.replace(book, book_id="gone")
+    assert "no longer in the catalog" in folio_app.page_more_like(coverless_folio, gone, "cover", query)[0]
+
+
+def test_the_cover_input_hands_an_unreadable_upload_to_the_search(tmp_path: Path) -> None:
+    not_an_image = tmp_path / "cover.jpg"
+    not_an_image.write_bytes(b"%PDF-1.4 not a cover")
+    cover_input = folio_app.lenient(gr.Image(type="filepath", render=False))
+    assert cover_input.preprocess(ImageData(path=str(not_an_image))) == str(not_an_image)
+    assert cover_input.preprocess(None) is None
+    assert not (ROOT / "app.pyi").exists()  # no Gradio stub file written beside app.py
 
 
 def test_catalog_facts_and_examples(offline_folio: Folio) -> None:
     facts = folio_app.catalog_facts(offline_folio)
     assert facts.books == 64 and "romance" in facts.genres and facts.year_min < facts.year_max
     assert len(facts.example_queries) == 3 and 2 <= len(facts.example_covers) <= 3
+    assert len(facts.example_cover_alts) == len(facts.example_covers)
+    assert all(alt.startswith("Example: the cover of ") for alt in facts.example_cover_alts)
 
 
 def test_empty_catalog_is_served_with_a_message(offline_folio: Folio, tmp_path: Path) -> None:
