@@ -1,7 +1,9 @@
 """Perceptual fingerprints of covers: no model weights, robust to photos of a cover.
 
 - ``perceptual_vector``: a small unit vector (a contrast-normalised 16×16 thumbnail plus an
-  HSV colour histogram) that Chroma can search by cosine similarity.
+  HSV colour histogram) that Chroma can search by cosine similarity. It looks at the central 80%
+  of the image, blurred: a phone photo of a cover is cropped by the framing, tilted and in
+  perspective, so its edges show the table and its fine detail never lines up with the original.
 - ``phash``: a 64-bit DCT hash (imagehash) compared by Hamming distance in stage 2 and used
   to report duplicate covers at ingest.
 """
@@ -10,11 +12,14 @@ from __future__ import annotations
 
 import imagehash
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFilter
 
 THUMB_SIDE = 16
 HUE_BINS, SAT_BINS, VAL_BINS = 8, 4, 4
 PERCEPTUAL_DIM = THUMB_SIDE * THUMB_SIDE + HUE_BINS * SAT_BINS * VAL_BINS
+VECTOR_KEEP = 0.8  # the share of each side the vector looks at
+WORKING_SIZE = (64, 96)  # (width, height): covers are about 2:3
+BLUR_RADIUS = 2.0  # pixels at the working size
 
 
 def _central(image: Image.Image, keep: float = 0.9) -> Image.Image:
@@ -25,12 +30,13 @@ def _central(image: Image.Image, keep: float = 0.9) -> Image.Image:
 
 
 def perceptual_vector(image: Image.Image) -> np.ndarray:
-    central = _central(image)
-    thumb = np.asarray(central.convert("L").resize((THUMB_SIDE, THUMB_SIDE), Image.BILINEAR), np.float32)
+    central = _central(image.convert("RGB"), VECTOR_KEEP).resize(WORKING_SIZE, Image.BILINEAR)
+    grey = central.convert("L").filter(ImageFilter.GaussianBlur(BLUR_RADIUS))
+    thumb = np.asarray(grey.resize((THUMB_SIDE, THUMB_SIDE), Image.BILINEAR), np.float32)
     thumb = (thumb - thumb.mean()) / (thumb.std() + 1e-6)
     thumb /= np.linalg.norm(thumb) + 1e-6
 
-    hsv = np.asarray(central.convert("HSV").resize((64, 96), Image.BILINEAR), np.float32) / 256.0
+    hsv = np.asarray(central.convert("HSV"), np.float32) / 256.0
     bins = (
         (hsv[..., 0] * HUE_BINS).astype(int) * SAT_BINS * VAL_BINS
         + (hsv[..., 1] * SAT_BINS).astype(int) * VAL_BINS

@@ -1,8 +1,17 @@
-"""Fuzzy title/author matching: the lexical retriever and cross-scorer.
+"""Fuzzy title/author matching: the lexical retriever (stage 1) and cross-scorer (stage 2).
 
-Readers type titles from memory (a dropped word, a typo) and OCR reads titles with noise;
-rapidfuzz's token-set similarity is 1.0 when every word of the shorter side appears in the
-longer one, and degrades gently with misspellings.
+Readers type titles from memory (a dropped word, a typo, the author's surname only) and OCR reads
+a cover's title and author with noise, among taglines and blurbs. Two scores, cheap then precise:
+
+- ``title_similarity`` (stage 1, and ``TitleIndex`` over the whole catalog): rapidfuzz's token-set
+  ratio, 1.0 when every word of the shorter side appears in the longer one; C speed, but a word
+  with a typo counts only through a whole-string comparison.
+- ``title_match`` (stage 2, on the shortlist): the words of the query and of the book's title and
+  author are aligned one by one, a misspelt word still counting for most of its length. The score
+  is mostly the better of two coverages — the share of the query found in the book (what a reader
+  types is part of the title and author) and the share of the book found in the query (a cover's
+  text holds the title and author among other words) — and partly the other one, which prefers the
+  book whose words the query uses most completely ("Blush" by the author typed over another "Blush").
 """
 
 from __future__ import annotations
@@ -10,20 +19,59 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 
+import numpy as np
 from rapidfuzz import fuzz, process, utils
 
 from multimodal.store import BookRecord
+
+MIN_FUZZY_LENGTH = 4  # shorter words ("a", "of", "the", "ann") must match exactly
+MIN_WORD_SIMILARITY = 0.75  # below this two words are not the same word misspelt
+LESSER_COVERAGE_WEIGHT = 0.2
 
 
 def label(record: BookRecord) -> str:
     return f"{record.title} {record.author}".strip()
 
 
-def title_match(query: str, record: BookRecord) -> float:
-    """Agreement of a query (typed or read off a cover) with a book's title and author, in [0, 1]."""
+def title_similarity(query: str, record: BookRecord) -> float:
+    """Stage 1: token-set similarity of a query and a book's title and author, in [0, 1]."""
     if not query.strip():
         return 0.0
     return fuzz.token_set_ratio(query, label(record), processor=utils.default_process) / 100.0
+
+
+def title_match(query: str, record: BookRecord) -> float:
+    """Stage 2: agreement of a query (typed or read off a cover) with a book's title and author, in [0, 1]."""
+    asked, book = words(query), words(label(record))
+    if not asked or not book:
+        return 0.0
+    similarity = word_similarities(asked, book)
+    found_in_book = coverage(asked, similarity.max(axis=1))
+    found_in_query = coverage(book, similarity.max(axis=0))
+    better, lesser = max(found_in_book, found_in_query), min(found_in_book, found_in_query)
+    return (1 - LESSER_COVERAGE_WEIGHT) * better + LESSER_COVERAGE_WEIGHT * lesser
+
+
+def words(text: str) -> list[str]:
+    return utils.default_process(text).split()
+
+
+def word_similarities(rows: list[str], columns: list[str]) -> np.ndarray:
+    """Similarity of every pair of words in [0, 1]: 1 when equal, a misspelling's share when close, else 0."""
+    similarity = process.cdist(rows, columns, scorer=fuzz.ratio, dtype=np.float32) / 100.0
+    too_short = np.minimum.outer(lengths(rows), lengths(columns)) < MIN_FUZZY_LENGTH
+    similarity[(too_short & (similarity < 1.0)) | (similarity < MIN_WORD_SIMILARITY)] = 0.0
+    return similarity
+
+
+def lengths(tokens: list[str]) -> np.ndarray:
+    return np.array([len(token) for token in tokens])
+
+
+def coverage(tokens: list[str], found: np.ndarray) -> float:
+    """The share of ``tokens`` found, each weighted by its length (long words say more than "a" or "of")."""
+    weights = lengths(tokens)
+    return float(np.dot(weights, found) / weights.sum())
 
 
 class TitleIndex:

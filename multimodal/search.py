@@ -28,7 +28,7 @@ from PIL import Image
 
 from multimodal.fingerprint import phash, phash_similarity
 from multimodal.images import ImageSource, load_image
-from multimodal.lexicon import TitleIndex, title_match
+from multimodal.lexicon import TitleIndex, title_match, title_similarity
 from multimodal.models import Models
 from multimodal.settings import Settings
 from multimodal.store import BookStore, StoredBook
@@ -224,6 +224,12 @@ class Searcher:
                 signals[name] = float(np.dot(vector, target))
         return signals
 
+    @staticmethod
+    def lexical_signals(query: EncodedQuery, book: StoredBook) -> dict[str, float]:
+        """The title/author channel's similarity, for every candidate as for the vector channels."""
+        wanted = (("title_search", query.text), ("ocr_title_search", query.cover_text))
+        return {name: title_similarity(words, book.record) for name, words in wanted if words}
+
     # -- stage 2 -----------------------------------------------------------------------------
     def pair_signals(self, query: EncodedQuery, books: list[StoredBook]) -> list[dict[str, float]]:
         signals: list[dict[str, float]] = [{} for _ in books]
@@ -314,7 +320,7 @@ class Searcher:
         ids = self.shortlist(query, filters, timer) - {exclude}
         with timer.stage("merge"):
             books = [book for book in self.store.fetch(sorted(ids)).values() if filters.admits(book)]
-            signals = [self.vector_signals(query, book) for book in books]
+            signals = [self.vector_signals(query, book) | self.lexical_signals(query, book) for book in books]
             stage1 = fuse(signals, self.profile.stage1_weights)
             order = sorted(range(len(books)), key=lambda i: -stage1[i])
             stage1_rank = {i: rank for rank, i in enumerate(order, start=1)}
