@@ -38,7 +38,9 @@ def load_models(settings: Settings, for_search: bool = True) -> LoadedModels:
         notice = (
             f"Running the offline profile: {error.what} could not be loaded ({error.cause.splitlines()[0][:200]}). "
             "Search uses cover text (OCR), MiniLM text embeddings and perceptual cover fingerprints. "
-            "To use CLIP, provide its weights (see README: Offline use) and re-ingest."
+            "To use CLIP, provide its weights: a local checkpoint file (FOLIO_CLIP_PRETRAINED=/path/to/file) "
+            "or a pre-filled Hugging Face cache (HF_HOME, HF_HUB_OFFLINE=1); then re-ingest with --rebuild "
+            "(README: Offline use)."
         )
         log.warning(notice)
         return LoadedModels(create_models(load_profile("offline"), settings, for_search), notice)
