@@ -55,6 +55,7 @@ class Folio:
         self.notice = loaded.notice
         self.store = BookStore(settings, self.models.profile.name, self.models.identity)
         self.searcher = Searcher(self.models, self.store, settings)
+        self.searcher.titles.warm()  # read every title now, not on the first query
 
     @classmethod
     def open(cls, settings: Settings | None = None, **overrides: object) -> Folio:

@@ -113,6 +113,17 @@ class EncodedQuery:
     cover_text_vector: np.ndarray | None = None
 
 
+@dataclass
+class Shortlist:
+    """Stage 1's candidates: each vector channel's books with their similarity, and the title matches."""
+
+    similarities: dict[str, dict[str, float]] = field(default_factory=dict)  # channel → book id → cosine
+    by_title: set[str] = field(default_factory=set)
+
+    def ids(self) -> set[str]:
+        return set(self.by_title).union(*self.similarities.values())
+
+
 class Timer:
     def __init__(self) -> None:
         self.ms: dict[str, float] = {}
@@ -202,26 +213,40 @@ class Searcher:
         ]
         return [(name, collection, vector) for name, collection, vector in wanted if vector is not None]
 
-    def shortlist(self, query: EncodedQuery, filters: SearchFilters, timer: Timer) -> set[str]:
+    def shortlist(self, query: EncodedQuery, filters: SearchFilters, timer: Timer) -> Shortlist:
         n = self.settings.shortlist
-        ids: set[str] = set()
+        shortlist = Shortlist()
         where = filters.where()
         with timer.stage("vector_search"):
-            for _, collection, vector in self.channels(query):
-                ids.update(book_id for book_id, _ in self.store.nearest(collection, vector, n, where))
+            for name, collection, vector in self.channels(query):
+                shortlist.similarities[name] = dict(self.store.nearest(collection, vector, n, where))
         with timer.stage("title_search"):
             for words in (query.text, query.cover_text):
                 if words:
-                    ids.update(book_id for book_id, _ in self.titles.search(words, n))
-        return ids
+                    shortlist.by_title.update(book_id for book_id, _ in self.titles.search(words, n))
+        return shortlist
 
-    def vector_signals(self, query: EncodedQuery, book: StoredBook) -> dict[str, float]:
+    def candidates(
+        self, query: EncodedQuery, shortlist: Shortlist, filters: SearchFilters, exclude: str
+    ) -> list[StoredBook]:
+        """The shortlisted books, read with the vectors that their signals still need."""
+        ids = shortlist.ids() - {exclude}
+        unknown: dict[str, set[str]] = {"texts": set(), "covers": set()}
+        for name, collection, _ in self.channels(query):
+            unknown[collection] |= ids - shortlist.similarities[name].keys()
+        books = self.store.read_candidates(sorted(ids), unknown["texts"], unknown["covers"], filters.where())
+        return [book for book in books.values() if filters.admits(book)]
+
+    def vector_signals(self, query: EncodedQuery, book: StoredBook, shortlist: Shortlist) -> dict[str, float]:
+        """Each channel's similarity: as the channel returned it, else computed from the book's vector."""
         stored = {"texts": book.text_vector, "covers": book.cover_vector}
         signals = {}
         for name, collection, vector in self.channels(query):
-            target = stored[collection]
-            if target is not None:  # a book with a blank cover has no cover vector: the signal is absent
-                signals[name] = float(np.dot(vector, target))
+            known = shortlist.similarities[name].get(book.record.book_id)
+            if known is not None:
+                signals[name] = known
+            elif stored[collection] is not None:  # a book with a blank cover has no cover vector: no signal
+                signals[name] = float(np.dot(vector, stored[collection]))
         return signals
 
     @staticmethod
@@ -317,10 +342,12 @@ class Searcher:
         if not query.text and query.image_vector is None:
             return SearchResult([], timer.ms, cross_score, self.profile.name, 0)
 
-        ids = self.shortlist(query, filters, timer) - {exclude}
+        shortlist = self.shortlist(query, filters, timer)
         with timer.stage("merge"):
-            books = [book for book in self.store.fetch(sorted(ids)).values() if filters.admits(book)]
-            signals = [self.vector_signals(query, book) | self.lexical_signals(query, book) for book in books]
+            books = self.candidates(query, shortlist, filters, exclude)
+            signals = [
+                self.vector_signals(query, book, shortlist) | self.lexical_signals(query, book) for book in books
+            ]
             stage1 = fuse(signals, self.profile.stage1_weights)
             order = sorted(range(len(books)), key=lambda i: -stage1[i])
             stage1_rank = {i: rank for rank, i in enumerate(order, start=1)}

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -394,7 +394,8 @@ class BookStore:
             if len(got["ids"]) < page:
                 return ids
 
-    def iter_records(self, page: int = 1000) -> Iterator[BookRecord]:
+    def iter_records(self, page: int | None = None) -> Iterator[BookRecord]:
+        page = page or self.max_batch  # few, large pages: each page's offset is skipped again
         offset = 0
         while True:
             got = self._call("reading books", self.texts.get, include=["metadatas"], limit=page, offset=offset)
@@ -412,14 +413,13 @@ class BookStore:
     ) -> list[tuple[str, float]]:
         """The n nearest books on one channel, as (book id, cosine similarity)."""
         collection = self.texts if channel == "texts" else self.covers
-        available = self._call("counting vectors", collection.count)
-        if available == 0 or n <= 0:
+        if n <= 0:
             return []
-        got = self._call(
+        got = self._call(  # Chroma returns what there is when the collection holds fewer than n
             "searching",
             collection.query,
             query_embeddings=[vector],
-            n_results=min(n, available),
+            n_results=n,
             where=where,
             include=["distances"],
         )
@@ -451,6 +451,41 @@ class BookStore:
                 None if cover_vector is None else np.asarray(cover_vector, np.float32),
             )
         return books
+
+    def read_candidates(
+        self,
+        ids: Sequence[str],
+        text_vectors_for: Collection[str],
+        cover_vectors_for: Collection[str],
+        where: dict[str, Any] | None = None,
+    ) -> dict[str, StoredBook]:
+        """The records of ``ids`` that pass ``where``, with only the vectors asked for.
+
+        A search already knows the similarity of each book a channel returned; it reads vectors
+        only for the books that channel did not return. Chroma's cost grows with every record
+        and vector read, so this is most of what merging candidates costs.
+        """
+        if not ids:
+            return {}
+        got = self._call("reading books", self.texts.get, ids=list(ids), where=where, include=["metadatas"])
+        admitted = set(got["ids"])
+        text_vectors = self._vectors(self.texts, [i for i in ids if i in admitted and i in text_vectors_for])
+        cover_vectors = self._vectors(self.covers, [i for i in ids if i in admitted and i in cover_vectors_for])
+        return {
+            book_id: StoredBook(
+                BookRecord.from_metadata(book_id, metadata or {}), text_vectors.get(book_id), cover_vectors.get(book_id)
+            )
+            for book_id, metadata in zip(got["ids"], got["metadatas"], strict=True)
+        }
+
+    def _vectors(self, collection: Any, ids: list[str]) -> dict[str, np.ndarray]:
+        if not ids:
+            return {}
+        got = self._call("reading vectors", collection.get, ids=ids, include=["embeddings"])
+        embeddings = got.get("embeddings")
+        if embeddings is None:
+            return {}
+        return {book_id: np.asarray(vector, np.float32) for book_id, vector in zip(got["ids"], embeddings, strict=True)}
 
     def info(self) -> StoreInfo:
         metadata = self.texts.metadata or {}

@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from conftest import ROOT, SAMPLE_CATALOG, ingest
 
@@ -69,6 +70,20 @@ def test_hits_carry_both_stages_and_timings(clip_folio: Folio):
     plain = clip_folio.search(text="a lighthouse keeper", k=5, cross_score=False)
     assert all(hit.stage2_score is None and hit.score == hit.stage1_score for hit in plain.hits)
     assert [hit.stage1_rank for hit in plain.hits] == [1, 2, 3, 4, 5]
+
+
+def test_every_candidate_gets_its_exact_similarity_on_every_channel(clip_folio: Folio):
+    """Similarities come from the channel that returned a book, else from its stored vectors: both are exact."""
+    query = "a lighthouse keeper's winter"
+    result = clip_folio.search(query, k=100, cross_score=False, min_score=0.0)
+    assert result.candidates > clip_folio.settings.shortlist  # the channels returned different books
+    vector = clip_folio.models.text_encoder.encode_texts([query])[0]
+    stored = clip_folio.store.fetch([hit.book_id for hit in result.hits])
+    for hit in result.hits:
+        book = stored[hit.book_id]
+        assert hit.signals["text_vs_text"] == pytest.approx(float(np.dot(vector, book.text_vector)), abs=1e-3)
+        if book.cover_vector is not None:
+            assert hit.signals["text_vs_cover"] == pytest.approx(float(np.dot(vector, book.cover_vector)), abs=1e-3)
 
 
 def test_text_and_image_together(clip_folio: Folio):
