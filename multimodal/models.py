@@ -266,12 +266,16 @@ class CrossScorer:
         self.identity = f"cross_encoder:{name_or_dir}"
 
     def score(self, query: str, documents: Sequence[str]) -> np.ndarray:
-        if not documents:
+        return self.score_pairs([(query, document) for document in documents])
+
+    def score_pairs(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+        """Scores of (query, book text) pairs, which may come from different queries."""
+        if not pairs:
             return np.zeros(0, np.float32)
         import torch
 
         logits = self.model.predict(
-            [(query, document) for document in documents],
+            list(pairs),
             batch_size=self.batch_size,
             activation_fn=torch.nn.Identity(),
             convert_to_numpy=True,

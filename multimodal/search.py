@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from multimodal.batching import Batcher
 from multimodal.fingerprint import phash, phash_similarity
 from multimodal.images import ImageSource, load_image
 from multimodal.lexicon import TitleIndex, title_match, title_similarity
@@ -185,19 +186,24 @@ class Searcher:
         self.settings = settings
         self.profile = models.profile
         self.titles = TitleIndex(store.iter_records, store.count)
+        # Concurrent queries share forwards (see multimodal.batching); ingest calls the models directly.
+        self.encode_texts = Batcher(models.text_encoder.encode_texts, "text encoder")
+        self.encode_images = Batcher(models.image_encoder.encode_prepared, "image encoder")
+        scorer = models.cross_scorer
+        self.score_pairs = Batcher(scorer.score_pairs, "cross-encoder") if scorer is not None else None
 
     # -- stage 0: the query ------------------------------------------------------------------
     def encode(self, text: str, image: Image.Image | None) -> EncodedQuery:
         query = EncodedQuery(text=text.strip())
         if query.text:
-            query.text_vector = self.models.text_encoder.encode_texts([query.text])[0]
+            query.text_vector = self.encode_texts([query.text])[0]
         if image is not None:
-            query.image_vector = self.models.image_encoder.encode_images([image])[0]
+            query.image_vector = self.encode_images([self.models.image_encoder.prepare(image)])[0]
             query.image_phash = phash(image)
             if self.models.cover_reader is not None:
                 query.cover_text = self.models.cover_reader.read(image)
             if query.cover_text:
-                query.cover_text_vector = self.models.text_encoder.encode_texts([query.cover_text])[0]
+                query.cover_text_vector = self.encode_texts([query.cover_text])[0]
         return query
 
     # -- stage 1 -----------------------------------------------------------------------------
@@ -258,11 +264,9 @@ class Searcher:
     # -- stage 2 -----------------------------------------------------------------------------
     def pair_signals(self, query: EncodedQuery, books: list[StoredBook]) -> list[dict[str, float]]:
         signals: list[dict[str, float]] = [{} for _ in books]
-        scorer = self.models.cross_scorer
-        if query.text and scorer is not None:
-            for entry, score in zip(
-                signals, scorer.score(query.text, [b.record.document for b in books]), strict=False
-            ):
+        if query.text and self.score_pairs is not None:
+            pairs = [(query.text, book.record.document) for book in books]
+            for entry, score in zip(signals, self.score_pairs(pairs), strict=True):
                 entry["cross_encoder"] = float(score)
         for entry, book in zip(signals, books, strict=False):
             if query.text:
