@@ -2,6 +2,9 @@
 
     python benchmarks/app_load.py --profile clip --size 10000 --clients 1 4 8 --requests 48 --seconds 40
 
+The app runs twice, with concurrent queries sharing model forwards (``FOLIO_SHARE_FORWARDS=1``, the
+default) and without (``--share-forwards on off``), so the two are measured in one run.
+
 The app is started as a user would (``python app.py --port PORT``), with its settings in FOLIO_*
 variables (the benchmark catalog of bench_common, shortlist 50, 32 cross-scored, clip query OCR
 off). Start-up is the time from launching the process to the first answer of
@@ -56,9 +59,11 @@ def proc_memory_mb(pid: int) -> dict[str, float]:
     return values
 
 
-def start_app(settings, port: int, timeout: float) -> tuple[subprocess.Popen, float, float]:
+def start_app(
+    settings, port: int, timeout: float, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen, float, float]:
     """Launch app.py; return the process, seconds to the first /api/health and to the first search answer."""
-    env = {**os.environ, **settings_env(settings), "FOLIO_PORT": str(port)}
+    env = {**os.environ, **settings_env(settings), "FOLIO_PORT": str(port), **(env or {})}
     start = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "app.py", "--port", str(port)],
@@ -121,6 +126,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=40, help="time per load step (at most)")
     parser.add_argument("--kinds", nargs="+", default=["text", "image"], choices=["text", "image"])
     parser.add_argument("--bench-dir", type=Path, default=BENCH_DIR)
+    parser.add_argument(
+        "--share-forwards", nargs="+", default=["on", "off"], choices=["on", "off"], help="app runs to compare"
+    )
     args = parser.parse_args()
 
     settings = catalog_store(args.profile, args.size, args.bench_dir)
@@ -132,8 +140,16 @@ def main() -> None:
         "image": lambda client, i: client.post("/api/search", files={"image": ("cover.jpg", covers[i % len(covers)])}),
     }
     print(machine_line())
+    for share in args.share_forwards:
+        label = "concurrent queries share model forwards" if share == "on" else "each query runs its own forwards"
+        print(f"\nFOLIO_SHARE_FORWARDS={share} ({label})")
+        measure_app(settings, args, senders, {"FOLIO_SHARE_FORWARDS": "1" if share == "on" else "0"})
+    print(machine_line())
+
+
+def measure_app(settings, args: argparse.Namespace, senders: dict, env: dict[str, str]) -> None:
     port = free_port()
-    process, healthy, first = start_app(settings, port, timeout=600)
+    process, healthy, first = start_app(settings, port, timeout=600, env=env)
     try:
         print(f"{args.profile} profile, {args.size:,} books: app.py answers /api/health after {healthy:.1f}s, ")
         print(f"  first search answer after {first:.1f}s")
@@ -156,7 +172,6 @@ def main() -> None:
     finally:
         process.terminate()
         process.wait(timeout=30)
-    print(machine_line())
 
 
 if __name__ == "__main__":

@@ -187,10 +187,11 @@ class Searcher:
         self.profile = models.profile
         self.titles = TitleIndex(store.iter_records, store.count)
         # Concurrent queries share forwards (see multimodal.batching); ingest calls the models directly.
-        self.encode_texts = Batcher(models.text_encoder.encode_texts, "text encoder")
-        self.encode_images = Batcher(models.image_encoder.encode_prepared, "image encoder")
+        share = Batcher if settings.share_forwards else lambda run, name: run
+        self.encode_texts = share(models.text_encoder.encode_texts, "text encoder")
+        self.encode_images = share(models.image_encoder.encode_prepared, "image encoder")
         scorer = models.cross_scorer
-        self.score_pairs = Batcher(scorer.score_pairs, "cross-encoder") if scorer is not None else None
+        self.score_pairs = share(scorer.score_pairs, "cross-encoder") if scorer is not None else None
 
     # -- stage 0: the query ------------------------------------------------------------------
     def encode(self, text: str, image: Image.Image | None) -> EncodedQuery:

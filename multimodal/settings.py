@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     # score 0.5-0.9 (tests/test_offline.py::test_relevance_tells_a_match_from_nonsense).
     min_score: float = Field(0.3, ge=0.0, le=1.0)
     query_ocr: bool = True
+    # Concurrent queries share model forwards (multimodal/batching.py); off: each query runs its own.
+    share_forwards: bool = True
 
     # Ingest.
     batch_size: int = Field(32, ge=1)
