@@ -156,6 +156,16 @@ def main() -> None:
     for pairs in (8, 16):
         times = timed_ms(lambda pairs=pairs: cross["bf16"].score(queries[0], documents[:pairs]), args.repeats)
         print(f"  cross-encoder bf16, {pairs} pairs (real blurbs): {median(times):.1f} ms")
+    print(f"  cross-encoder, 32 pairs by batch size (Folio's CrossScorer uses {cross['bf16'].batch_size}):")
+    for label, docs in (("real blurbs", documents[:32]), ("~180 words", long_documents)):
+        calls = {}
+        for precision in PRECISIONS:
+            for size in (32, 8):
+                scorer = CrossScorer(str(random_cross_encoder(args.bench_dir)), "cpu", size, precision)
+                calls[f"{precision}, batch {size}"] = lambda scorer=scorer, docs=docs: scorer.score(queries[0], docs)
+        times = alternate(calls, args.repeats)
+        cells = ", ".join(f"{name} {median(values):.0f} ms" for name, values in times.items())
+        print(f"    {label}: {cells}")
 
     print(f"\nagreement fp32 vs bf16 on {len(rows)} real covers and book texts")
     start = time.perf_counter()

@@ -48,3 +48,11 @@ def test_bf16_cross_encoder_ranks_like_fp32(tiny_cross_encoder):
     }
     assert scores["bf16"].dtype == np.float32 and scores["bf16"].shape == (32,)
     assert np.abs(scores["fp32"] - scores["bf16"]).max() < 0.02
+
+
+def test_auto_keeps_the_cross_encoder_in_fp32_until_its_agreement_is_shown(tiny_cross_encoder, monkeypatch):
+    import multimodal.models as models
+
+    monkeypatch.setattr(models, "cpu_has_bf16", lambda: True)
+    assert CrossScorer(str(tiny_cross_encoder), "cpu", precision="auto").precision == "fp32"
+    assert CrossScorer(str(tiny_cross_encoder), "cpu", precision="bf16").precision == "bf16"
