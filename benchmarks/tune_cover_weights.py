@@ -22,6 +22,7 @@ from bench_common import ROOT
 from ingest.readers import ColumnMap
 from multimodal.eval import EvalOptions, cover_fetcher, cover_queries
 from multimodal.folio import Folio
+from multimodal.profiles import load_profile
 from multimodal.search import fuse
 from multimodal.settings import Settings
 
@@ -33,6 +34,14 @@ CATALOGS = {
         DATA / "genre-covers" / "images",
         {"id": "filename", "cover": "filename"},
     ),
+}
+BEFORE = {  # the stage-2 weights before this search
+    "text_vs_text": 1.0,
+    "title_match": 1.0,
+    "image_vs_cover": 0.5,
+    "perceptual": 0.5,
+    "ocr_vs_text": 0.5,
+    "ocr_title_match": 1.5,
 }
 GRID = {
     "image_vs_cover": (0.5, 1.0, 2.0),
@@ -90,6 +99,10 @@ def main() -> None:
         weights = {"text_vs_text": 1.0, "title_match": 1.0} | dict(zip(GRID, values, strict=True))
         recalls = {name: recall_at_1(queries, weights) for name, queries in searched.items()}
         rows.append((min(recalls.values()), recalls, dict(zip(GRID, values, strict=True))))
+    profile = load_profile("offline").stage2_weights
+    for label, weights in (("before (session 1)", BEFORE), ("in offline.json now", profile)):
+        recalls = "  ".join(f"{name} {recall_at_1(queries, weights):.3f}" for name, queries in searched.items())
+        print(f"weights {label}: {recalls}  {weights}")
     print("best worst-catalog Recall@1 after cross-scoring (weights of the image signals):")
     for worst, recalls, weights in sorted(rows, key=lambda row: -row[0])[:10]:
         print(f"  {worst:.3f}  " + "  ".join(f"{n} {r:.3f}" for n, r in recalls.items()) + f"  {weights}")
