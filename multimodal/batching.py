@@ -31,7 +31,6 @@ class Batcher(Generic[Item, Output]):
         self._waiting: Queue[tuple[list[Item], Future[list[Output]]]] = Queue()
         self._lock = threading.Lock()
         self._worker_running = False
-        self.batch_sizes: list[int] = []  # requests per forward, for tests and benchmarks (last 1,000)
 
     def __call__(self, items: Sequence[Item]) -> list[Output]:
         if not items:
@@ -70,7 +69,6 @@ class Batcher(Generic[Item, Output]):
                         return
                 continue
             items = [item for request_items, _ in requests for item in request_items]
-            self.batch_sizes = [*self.batch_sizes[-999:], len(requests)]
             try:
                 outputs = list(self.run(items))
             except BaseException as error:  # every request of the batch gets the error
