@@ -34,7 +34,8 @@ class Settings(BaseSettings):
     device: str = "auto"
     # Numeric precision of the CLIP towers and the cross-encoder: "auto" (bf16 on CPUs with native
     # bf16 units, else fp32), "fp32" or "bf16". Stored vectors stay compatible across precisions.
-    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    # "int8": the CLIP image tower in int8 (for CPUs without bf16), everything else fp32.
+    precision: Literal["auto", "fp32", "bf16", "int8"] = "auto"
 
     # Store: an embedded Chroma database under data_dir, or a Chroma server when chroma_host is set.
     data_dir: Path = Path(".folio")

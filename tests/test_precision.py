@@ -56,3 +56,19 @@ def test_auto_keeps_the_cross_encoder_in_fp32_until_its_agreement_is_shown(tiny_
     monkeypatch.setattr(models, "cpu_has_bf16", lambda: True)
     assert CrossScorer(str(tiny_cross_encoder), "cpu", precision="auto").precision == "fp32"
     assert CrossScorer(str(tiny_cross_encoder), "cpu", precision="bf16").precision == "bf16"
+
+
+def test_int8_image_tower_agrees_with_fp32_and_leaves_the_text_tower_alone(tiny_clip_checkpoint, sample_catalog):
+    from PIL import Image
+
+    covers = [Image.open(path).convert("RGB") for path in sorted((SAMPLE_CATALOG.parent / "covers").glob("*.png"))]
+    texts = ["a lighthouse keeper", "murder at the auction"]
+    encoders = {
+        p: ClipEncoder("folio-tiny-clip", str(tiny_clip_checkpoint), "cpu", 16, TINY_CLIP_CONFIG, p)
+        for p in ("fp32", "int8")
+    }
+    quantised = [type(m).__module__ for m in encoders["int8"].model.visual.modules()]
+    assert any("quantized" in name for name in quantised)  # the image tower really is int8
+    images = {p: encoder.encode_images(covers[:16]) for p, encoder in encoders.items()}
+    assert np.sum(images["fp32"] * images["int8"], axis=1).min() >= 0.99
+    assert np.allclose(encoders["fp32"].encode_texts(texts), encoders["int8"].encode_texts(texts), atol=1e-6)
