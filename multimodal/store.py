@@ -429,28 +429,9 @@ class BookStore:
         ]
 
     def fetch(self, ids: Sequence[str], with_vectors: bool = True) -> dict[str, StoredBook]:
-        if not ids:
-            return {}
-        include = ["metadatas", "embeddings"] if with_vectors else ["metadatas"]
-        texts = self._call("reading books", self.texts.get, ids=list(ids), include=include)
-        covers = (
-            self._call("reading cover vectors", self.covers.get, ids=list(ids), include=["embeddings"])
-            if with_vectors
-            else {"ids": []}
-        )
-        cover_embeddings = covers.get("embeddings")
-        cover_vectors = dict(zip(covers["ids"], [] if cover_embeddings is None else cover_embeddings, strict=False))
-        books: dict[str, StoredBook] = {}
-        text_embeddings = texts.get("embeddings")
-        for index, (book_id, metadata) in enumerate(zip(texts["ids"], texts["metadatas"], strict=True)):
-            text_vector = np.asarray(text_embeddings[index], np.float32) if with_vectors else None
-            cover_vector = cover_vectors.get(book_id)
-            books[book_id] = StoredBook(
-                BookRecord.from_metadata(book_id, metadata or {}),
-                text_vector,
-                None if cover_vector is None else np.asarray(cover_vector, np.float32),
-            )
-        return books
+        """The stored books of ``ids`` (the unknown ones are left out), with both vectors or none."""
+        wanted = ids if with_vectors else ()
+        return self.read_candidates(ids, wanted, wanted)
 
     def read_candidates(
         self,
@@ -469,8 +450,8 @@ class BookStore:
             return {}
         got = self._call("reading books", self.texts.get, ids=list(ids), where=where, include=["metadatas"])
         admitted = set(got["ids"])
-        text_vectors = self._vectors(self.texts, [i for i in ids if i in admitted and i in text_vectors_for])
-        cover_vectors = self._vectors(self.covers, [i for i in ids if i in admitted and i in cover_vectors_for])
+        text_vectors = self._vectors(self.texts, sorted(admitted.intersection(text_vectors_for)))
+        cover_vectors = self._vectors(self.covers, sorted(admitted.intersection(cover_vectors_for)))
         return {
             book_id: StoredBook(
                 BookRecord.from_metadata(book_id, metadata or {}), text_vectors.get(book_id), cover_vectors.get(book_id)
