@@ -37,13 +37,13 @@ from gradio import FileData
 from gradio.components.image import ImageData
 from PIL import Image
 
-from multimodal.api import EMPTY_CATALOG, MAX_RESULTS, MAX_UPLOAD_BYTES, cover_url, create_api, no_hits_advice
 from multimodal.errors import BadImage, FolioError, StoreUnavailable
 from multimodal.folio import Folio
 from multimodal.images import load_image
 from multimodal.search import Hit, SearchFilters, SearchResult
 from multimodal.settings import Settings
 from multimodal.store import BookRecord
+from web.api import EMPTY_CATALOG, MAX_RESULTS, MAX_UPLOAD_BYTES, cover_url, create_api, no_hits_advice
 
 ROOT = Path(__file__).resolve().parent
 SAMPLE_COVERS = ROOT / "assets" / "sample" / "covers"

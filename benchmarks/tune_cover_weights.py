@@ -3,7 +3,7 @@
     python benchmarks/tune_cover_weights.py --books 300 --seed 2
 
 For each catalog (the romance and genre covers of ../shared/data, already ingested into the given
-stores — `python -m multimodal.eval` does that), a seeded sample of books is photographed with
+stores — `python -m evaluation` does that), a seeded sample of books is photographed with
 ``--seed 2`` (the reported evaluation uses seed 1), each photo is searched once, and the signals of
 the cross-scored candidates are kept. Every weighting of the grid then re-orders the same
 candidates with ``multimodal.search.fuse``, and Recall@1 is printed for each catalog. The
@@ -19,8 +19,8 @@ from pathlib import Path
 
 from bench_common import ROOT
 
+from evaluation.tasks import EvalOptions, cover_fetcher, cover_queries
 from ingest.readers import ColumnMap
-from multimodal.eval import EvalOptions, cover_fetcher, cover_queries
 from multimodal.folio import Folio
 from multimodal.profiles import load_profile
 from multimodal.search import fuse

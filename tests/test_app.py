@@ -32,11 +32,11 @@ from PIL import Image
 import app as folio_app
 from ingest.job import IngestJob, IngestOptions
 from multimodal import folio as folio_module
-from multimodal.api import EMPTY_CATALOG, EMPTY_QUERY, create_api
 from multimodal.errors import StoreUnavailable
 from multimodal.folio import Folio, LoadedModels
 from multimodal.settings import Settings
 from multimodal.store import BookStore
+from web.api import EMPTY_CATALOG, EMPTY_QUERY, create_api
 
 ROOT = Path(__file__).resolve().parent.parent
 COVERS = ROOT / "assets" / "sample" / "covers"

@@ -17,9 +17,9 @@ import pytest
 from conftest import SHARED_DATA, needs_shared_data
 from PIL import Image, ImageDraw
 
+from evaluation.tasks import EvalOptions, book_seed, evaluate, known_item_query, main, surname_of
 from ingest.readers import ColumnMap
 from multimodal import Folio, Settings
-from multimodal.eval import EvalOptions, book_seed, evaluate, known_item_query, main, surname_of
 from multimodal.images import load_image
 from multimodal.photo import phone_photo
 

@@ -1,4 +1,4 @@
-"""``python -m multimodal.eval CATALOG`` — how well Folio finds the right book in a real catalog.
+"""``python -m evaluation CATALOG`` — how well Folio finds the right book in a real catalog.
 
 Two tasks, each over a seeded sample of the catalog's books, queried against the whole store:
 
@@ -361,7 +361,7 @@ def table(report: dict[str, Any]) -> str:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m multimodal.eval", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m evaluation", description=__doc__.split("\n\n")[0])
     parser.add_argument("catalog", type=Path, help="the catalog (as for python -m ingest)")
     parser.add_argument(
         "--map", action="append", default=[], metavar="FIELD=COLUMN", help=f"as for ingest ({', '.join(FIELDS)})"

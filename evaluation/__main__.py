@@ -1,0 +1,5 @@
+import sys
+
+from evaluation.tasks import main
+
+sys.exit(main())
