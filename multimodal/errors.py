@@ -27,3 +27,7 @@ class BadImage(FolioError):
 
 class StoreUnavailable(FolioError):
     """The store (a Chroma server) did not answer, even after retrying for a while."""
+
+
+class BookNotFound(FolioError):
+    """No book with this id is in the store."""

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-from multimodal.errors import WeightsUnavailable
+from multimodal.errors import BookNotFound, WeightsUnavailable
 from multimodal.models import Models, create_models
 from multimodal.profiles import load_profile
 from multimodal.search import Searcher, SearchFilters, SearchResult
 from multimodal.settings import Settings
-from multimodal.store import BookStore, StoreInfo, recorded_profile
+from multimodal.store import BookRecord, BookStore, StoreInfo, recorded_profile
 
 log = logging.getLogger(__name__)
 
@@ -92,3 +93,18 @@ class Folio:
 
     def info(self) -> StoreInfo:
         return self.store.info()
+
+    def count(self) -> int:
+        """How many books the store holds."""
+        return self.store.count()
+
+    def records(self) -> Iterator[BookRecord]:
+        """Every stored book's record, in pages."""
+        return self.store.iter_records()
+
+    def book(self, book_id: str) -> BookRecord:
+        """One stored book's record; raises BookNotFound."""
+        found = self.store.fetch([book_id], with_vectors=False).get(book_id)
+        if found is None:
+            raise BookNotFound(f"no book with id {book_id!r}")
+        return found.record

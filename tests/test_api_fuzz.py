@@ -28,8 +28,8 @@ from schemathesis.checks import (  # noqa: E402
     status_code_conformance,
 )
 
-import app as folio_app  # noqa: E402
 from multimodal.folio import Folio  # noqa: E402
+from web.server import create_app  # noqa: E402
 
 OPERATIONS = [
     ("GET", "/api/search"),
@@ -59,13 +59,13 @@ FUZZ = settings(
 
 @pytest.fixture(scope="module")
 def api_schema(offline_folio: Folio):
-    return schemathesis.openapi.from_asgi("/openapi.json", folio_app.create_app(offline_folio))
+    return schemathesis.openapi.from_asgi("/openapi.json", create_app(offline_folio))
 
 
 @pytest.fixture(scope="module")
 def guarded_api_schema(offline_folio: Folio):
     """The same API behind a bearer token."""
-    return schemathesis.openapi.from_asgi("/openapi.json", folio_app.create_app(offline_folio, api_token="fuzz-token"))
+    return schemathesis.openapi.from_asgi("/openapi.json", create_app(offline_folio, api_token="fuzz-token"))
 
 
 def requests_for(schema, method: str, path: str) -> st.SearchStrategy:

@@ -36,7 +36,9 @@ from multimodal.errors import StoreUnavailable
 from multimodal.folio import Folio, LoadedModels
 from multimodal.settings import Settings
 from multimodal.store import BookStore
-from web.api import EMPTY_CATALOG, EMPTY_QUERY, create_api
+from web import access, catalog, explain, handlers, page, render, server
+from web.api import EMPTY_QUERY, create_api
+from web.queries import EMPTY_CATALOG
 
 ROOT = Path(__file__).resolve().parent.parent
 COVERS = ROOT / "assets" / "sample" / "covers"
@@ -80,7 +82,7 @@ def serve(app: FastAPI, timeout: float = 60) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def base_url(offline_folio: Folio) -> Iterator[str]:
     """The real app (create_app) served by uvicorn in a thread; stopped when the module is done."""
-    with serve(folio_app.create_app(offline_folio)) as url:
+    with serve(server.create_app(offline_folio)) as url:
         yield url
 
 
@@ -292,7 +294,7 @@ def test_openapi_schema_describes_the_endpoints(http: httpx.Client) -> None:
 
 # -- who may use the app -------------------------------------------------------------------------
 def test_with_a_token_the_rest_api_wants_it(offline_folio: Folio) -> None:
-    client = TestClient(folio_app.create_app(offline_folio, api_token="s3cret-token"))
+    client = TestClient(server.create_app(offline_folio, api_token="s3cret-token"))
     for path in ("/api/search?q=tea", "/api/books/sample-001", "/api/books/sample-001/similar", "/covers/sample-001"):
         refused = client.get(path)
         assert refused.status_code == 401 and "Bearer" in refused.json()["detail"], path
@@ -305,7 +307,7 @@ def test_with_a_token_the_rest_api_wants_it(offline_folio: Folio) -> None:
 
 
 def test_with_a_login_the_page_wants_it(offline_folio: Folio) -> None:
-    with TestClient(folio_app.create_app(offline_folio, auth=("reader", "open sesame"))) as client:
+    with TestClient(server.create_app(offline_folio, auth=("reader", "open sesame"))) as client:
         assert client.get("/config").status_code == 401
         assert client.post("/login", data={"username": "reader", "password": "wrong"}).status_code == 400
         assert client.post("/login", data={"username": "reader", "password": "open sesame"}).status_code == 200
@@ -319,7 +321,7 @@ def test_with_a_login_the_page_wants_it(offline_folio: Folio) -> None:
      ("::", False), ("192.168.1.20", False), ("folio.example.org", False)],
 )  # fmt: skip
 def test_which_hosts_are_loopback(host: str, loopback: bool) -> None:
-    assert folio_app.is_loopback(host) is loopback
+    assert access.is_loopback(host) is loopback
 
 
 @pytest.fixture
@@ -373,92 +375,90 @@ def test_loopback_is_the_default_and_needs_no_login(start_up: list[dict]) -> Non
 
 # -- the page's own logic and start-up -----------------------------------------------------------
 def test_page_says_what_to_try_when_nothing_clears_the_cut_off(offline_folio: Folio) -> None:
-    facts = folio_app.catalog_facts(offline_folio)
-    query = folio_app.make_query(facts, "quantum zeppelin", None, 5, True, None, None, None, 1.0)
-    status, gallery, *_ = folio_app.page_search(offline_folio, query)
+    facts = catalog.catalog_facts(offline_folio)
+    query = handlers.make_query(facts, "quantum zeppelin", None, 5, True, None, None, None, 1.0)
+    status, gallery, *_ = handlers.page_search(offline_folio, query)
     assert "No results" in status and "minimum score" in status and gallery == []
-    assert folio_app.page_search(offline_folio, folio_app.make_query(facts, "", None, 5, True, None, 0, 0, 0))[0] == (
-        folio_app.PROMPT
+    assert handlers.page_search(offline_folio, handlers.make_query(facts, "", None, 5, True, None, 0, 0, 0))[0] == (
+        handlers.PROMPT
     )
 
 
 def test_page_explains_an_unusable_image(offline_folio: Folio, tmp_path: Path) -> None:
     not_an_image = tmp_path / "cover.png"
     not_an_image.write_bytes(b"<html>not a cover</html>")
-    facts = folio_app.catalog_facts(offline_folio)
-    query = folio_app.make_query(facts, "", str(not_an_image), 5, True, None, None, None, 0)
-    status, gallery, *_ = folio_app.page_search(offline_folio, query)
+    facts = catalog.catalog_facts(offline_folio)
+    query = handlers.make_query(facts, "", str(not_an_image), 5, True, None, None, None, 0)
+    status, gallery, *_ = handlers.page_search(offline_folio, query)
     assert "can't be used" in status and "not an image" in status and gallery == []
 
 
 def test_page_captions_say_how_well_and_on_what_a_book_matched(offline_folio: Folio, books) -> None:
     result = offline_folio.search(books["sample-005"]["title"], k=1)
-    caption = folio_app.caption(result.hits[0])
+    caption = render.caption(result.hits[0])
     assert caption.startswith(f"{books['sample-005']['title']} — {books['sample-005']['author']} (")
     assert re.search(r" · \d{1,3}% match · title/author", caption), caption
     by_cover = offline_folio.search("", COVERS / "sample-020.png", k=1).hits[0]
-    assert folio_app.matched_groups(by_cover.signals) == ["cover text", "visual"]
-    assert folio_app.caption(by_cover).endswith(f"{folio_app.badge(by_cover)} · cover text, visual")
+    assert explain.matched_groups(by_cover.signals) == ["cover text", "visual"]
+    assert render.caption(by_cover).endswith(f"{render.badge(by_cover)} · cover text, visual")
 
 
 def test_the_detail_explains_a_result_and_highlights_the_query_words(offline_folio: Folio, books) -> None:
-    facts = folio_app.catalog_facts(offline_folio)
-    query = folio_app.make_query(facts, "the dragon of ember", None, 3, True, None, None, None, 0.3)
-    *_, view = folio_app.page_search(offline_folio, query)
+    facts = catalog.catalog_facts(offline_folio)
+    query = handlers.make_query(facts, "the dragon of ember", None, 3, True, None, None, None, 0.3)
+    *_, view = handlers.page_search(offline_folio, query)
     assert view.words == {"dragon", "ember"}  # "the" and "of" are too common to highlight
-    html, panel, selected, like_cover = folio_app.page_detail(view, 0)
+    html, panel, selected, like_cover = handlers.page_detail(view, 0)
     book = books["sample-017"]
     assert selected.book_id == "sample-017" and panel.visible is True and like_cover.interactive is True
     assert "The <mark>Dragon</mark> of <mark>Ember</mark> Vale" in html
     assert f'alt="Cover of {book["title"]} by {book["author"]}"' in html and 'src="data:image/jpeg;base64,' in html
-    assert f"{folio_app.badge(selected)}</span> matched on title/author" in html
+    assert f"{render.badge(selected)}</span> matched on title/author" in html
     assert "Stage 1 score (rank)" in html and f"{selected.stage2_score:.3f}" in html
     assert "<code>title_match</code>" in html and "✓ matched" in html
-    assert folio_app.page_detail(view, 99)[1].visible is False  # a stale index closes the panel
+    assert handlers.page_detail(view, 99)[1].visible is False  # a stale index closes the panel
 
 
 def test_highlighting_escapes_html_and_matches_whole_words() -> None:
-    words = folio_app.query_words("Tea <b>shop</b>")
+    words = explain.query_words("Tea <b>shop</b>")
     assert words == {"tea", "shop"}  # one-letter words are left out
-    assert (
-        folio_app.highlight("A <tea> party at the teashop", words) == "A &lt;<mark>tea</mark>&gt; party at the teashop"
-    )
+    assert explain.highlight("A <tea> party at the teashop", words) == "A &lt;<mark>tea</mark>&gt; party at the teashop"
 
 
 def test_more_like_this_fills_the_gallery_with_other_books(offline_folio: Folio, books) -> None:
-    facts = folio_app.catalog_facts(offline_folio)
+    facts = catalog.catalog_facts(offline_folio)
     book = offline_folio.search(books["sample-020"]["title"], k=1).hits[0]
-    query = folio_app.make_query(facts, "", None, 4, True, "fantasy", None, None, 0.9)  # min relevance is ignored
-    status, gallery, *_, view = folio_app.page_more_like(offline_folio, book, "cover", query)
+    query = handlers.make_query(facts, "", None, 4, True, "fantasy", None, None, 0.9)  # min relevance is ignored
+    status, gallery, *_, view = handlers.page_more_like(offline_folio, book, "cover", query)
     assert f"like *{book.title}* by its cover" in status and len(gallery) == 4
     assert all(hit.genre == "fantasy" and hit.book_id != "sample-020" for hit in view.hits)
     assert not view.words  # nothing to highlight when covers were compared
-    status, gallery, *_, view = folio_app.page_more_like(offline_folio, book, "description", query)
+    status, gallery, *_, view = handlers.page_more_like(offline_folio, book, "description", query)
     assert "by its description" in status and view.hits and "mount" in view.words
 
 
 def test_more_like_this_explains_what_it_cannot_do(coverless_folio: Folio) -> None:
-    facts = folio_app.catalog_facts(coverless_folio)
-    query = folio_app.make_query(facts, "", None, 3, True, None, None, None, 0)
+    facts = catalog.catalog_facts(coverless_folio)
+    query = handlers.make_query(facts, "", None, 3, True, None, None, None, 0)
     book = coverless_folio.search("Uncovered", k=1).hits[0]
     assert book.book_id == "no-cover"
-    assert "has no cover to compare" in folio_app.page_more_like(coverless_folio, book, "cover", query)[0]
-    assert folio_app.page_detail(folio_app.ResultsView([book]), 0)[3].interactive is False
+    assert "has no cover to compare" in handlers.page_more_like(coverless_folio, book, "cover", query)[0]
+    assert handlers.page_detail(handlers.ResultsView([book]), 0)[3].interactive is False
     gone = dataclasses.replace(book, book_id="gone")
-    assert "no longer in the catalog" in folio_app.page_more_like(coverless_folio, gone, "cover", query)[0]
+    assert "no longer in the catalog" in handlers.page_more_like(coverless_folio, gone, "cover", query)[0]
 
 
 def test_the_cover_input_hands_an_unreadable_upload_to_the_search(tmp_path: Path) -> None:
     not_an_image = tmp_path / "cover.jpg"
     not_an_image.write_bytes(b"%PDF-1.4 not a cover")
-    cover_input = folio_app.lenient(gr.Image(type="filepath", render=False))
+    cover_input = page.lenient(gr.Image(type="filepath", render=False))
     assert cover_input.preprocess(ImageData(path=str(not_an_image))) == str(not_an_image)
     assert cover_input.preprocess(None) is None
-    assert not (ROOT / "app.pyi").exists()  # no Gradio stub file written beside app.py
+    assert not list((ROOT / "web").glob("*.pyi")) and not (ROOT / "app.pyi").exists()  # no Gradio stub files
 
 
 def test_catalog_facts_and_examples(offline_folio: Folio) -> None:
-    facts = folio_app.catalog_facts(offline_folio)
+    facts = catalog.catalog_facts(offline_folio)
     assert facts.books == 64 and "romance" in facts.genres and facts.year_min < facts.year_max
     assert len(facts.example_queries) == 3 and 2 <= len(facts.example_covers) <= 3
     assert len(facts.example_cover_alts) == len(facts.example_covers)
@@ -467,7 +467,7 @@ def test_catalog_facts_and_examples(offline_folio: Folio) -> None:
 
 def test_empty_catalog_is_served_with_a_message(offline_folio: Folio, tmp_path: Path) -> None:
     empty = Folio(Settings(profile="offline", data_dir=tmp_path), LoadedModels(offline_folio.models))
-    demo = folio_app.build_ui(empty)
+    demo = page.build_ui(empty)
     texts = [block.value for block in demo.blocks.values() if isinstance(block, gr.Markdown)]
     assert any(EMPTY_CATALOG in (text or "") for text in texts)
     body = TestClient(create_api(empty)).get("/api/search", params={"q": "anything"}).json()
@@ -481,8 +481,8 @@ def test_an_unreachable_store_gets_503_and_a_message(offline_folio: Folio, monke
     monkeypatch.setattr(offline_folio, "search", down)
     response = TestClient(create_api(offline_folio)).get("/api/search", params={"q": "tea"})
     assert response.status_code == 503 and "did not answer" in response.json()["detail"]
-    facts = folio_app.catalog_facts(offline_folio)
-    status, *_ = folio_app.page_search(offline_folio, folio_app.make_query(facts, "tea", None, 5, True, None, 0, 0, 0))
+    facts = catalog.catalog_facts(offline_folio)
+    status, *_ = handlers.page_search(offline_folio, handlers.make_query(facts, "tea", None, 5, True, None, 0, 0, 0))
     assert "cannot be reached" in status
 
 

@@ -30,8 +30,8 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not 
 from playwright.sync_api import Browser, ConsoleMessage, Error, Locator, Page, expect  # noqa: E402
 from test_app import serve  # noqa: E402
 
-import app as folio_app  # noqa: E402
 from multimodal.folio import Folio  # noqa: E402
+from web.server import create_app  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 COVERS = ROOT / "assets" / "sample" / "covers"
@@ -75,7 +75,7 @@ def books(sample_catalog: Path) -> dict[str, dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def base_url(offline_folio: Folio) -> Iterator[str]:
-    with serve(folio_app.create_app(offline_folio)) as url:
+    with serve(create_app(offline_folio)) as url:
         yield url
 
 

@@ -1,6 +1,8 @@
 """Folio's REST API: search by words and/or a cover image, look up books, serve covers, report health.
 
-``create_api(folio)`` returns a FastAPI app; ``app.py`` mounts the Gradio UI on the same app.
+``api_router(folio)`` holds the routes; ``create_api(folio)`` is a FastAPI app with them, their error
+handlers and the upload limit, on which web.server mounts the Gradio page. Searches take the path the
+page takes too (web.queries).
 
 - ``GET  /api/search?q=&k=&genre=&year_min=&year_max=&cross_score=&min_score=``
 - ``POST /api/search`` (multipart form: optional ``image`` file, optional ``q`` and the same options)
@@ -20,9 +22,8 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import quote
 
-from fastapi import Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -31,16 +32,17 @@ from pydantic import BaseModel, Field
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from multimodal.errors import BadImage, StoreUnavailable
+from multimodal.errors import BookNotFound, StoreUnavailable
 from multimodal.folio import Folio
 from multimodal.search import SearchFilters, SearchResult
 from multimodal.store import BookRecord
+from web.queries import Answer, Refused, SearchAsk, SimilarAsk, answer_search, answer_similar
+from web.render import cover_url
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 FORM_OVERHEAD_BYTES = 64 * 1024  # room for the multipart boundaries and the small form fields
 MAX_RESULTS = 100
 YEARS = {"ge": -9999, "le": 9999}  # the store's filters take 64-bit integers; no book needs more than this
-EMPTY_CATALOG = "The catalog is empty — run `python -m ingest CATALOG`."
 EMPTY_QUERY = "Give some words (q), a cover image (image), or both."
 TOKEN_NEEDED = "This API needs a bearer token: send the header 'Authorization: Bearer <FOLIO_API_TOKEN>'."
 
@@ -100,10 +102,6 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 # -- turning Folio's objects into responses --------------------------------------------------------
-def cover_url(book_id: str, cover: str, root_path: str = "") -> str | None:
-    return f"{root_path}/covers/{quote(book_id, safe='')}" if cover else None
-
-
 def book_out(record: BookRecord, root_path: str = "") -> BookOut:
     return BookOut(
         id=record.book_id,
@@ -149,20 +147,6 @@ def search_out(result: SearchResult, message: str, root_path: str = "") -> Searc
         timings_ms={stage: round(ms, 1) for stage, ms in result.timings_ms.items()},
         message=message,
     )
-
-
-def no_hits_advice(books: int, filters: SearchFilters, min_score: float | None) -> str:
-    """Why a search found nothing, and what to try next."""
-    if books == 0:
-        return EMPTY_CATALOG
-    tips = []
-    if min_score:
-        tips.append(f"lower the minimum score (now {min_score:.2f})")
-    if filters.where() is not None:
-        tips.append("widen or clear the genre and year filters")
-    tips.append("use fewer or different words (a title, an author, or what the book is about)")
-    tips.append("try a sharper, straighter photo of the cover")
-    return "No book cleared the cut-off. Try to " + "; ".join(tips) + "."
 
 
 # -- request handling ----------------------------------------------------------------------------
@@ -233,39 +217,53 @@ def token_check(api_token: str) -> Callable[[HTTPAuthorizationCredentials | None
 
 
 # -- the app -------------------------------------------------------------------------------------
+def refusal_error(refusal: Refused) -> HTTPException:
+    """A refused request as the API's JSON error."""
+    words = {
+        "empty_query": EMPTY_QUERY,
+        "bad_image": f"bad image: {refusal.detail}",
+        "unavailable": f"the store is unavailable: {refusal.detail}",
+        "not_found": refusal.detail,
+        "no_cover": f"{refusal.detail}: try by=description",
+    }
+    return HTTPException(refusal.status, words[refusal.kind])
+
+
+def answered(answer: Callable[[], Answer], request: Request) -> SearchOut:
+    try:
+        done = answer()
+    except Refused as refusal:
+        raise refusal_error(refusal) from refusal
+    return search_out(done.result, done.advice, request.scope.get("root_path", ""))
+
+
 def create_api(folio: Folio, max_upload_bytes: int = MAX_UPLOAD_BYTES, api_token: str | None = None) -> FastAPI:
-    """The REST API; with ``api_token``, each of its routes wants that bearer token."""
-    guarded = [Depends(token_check(api_token))] if api_token else []
+    """The REST API as an app of its own; with ``api_token``, each of its routes wants that bearer token."""
     api = FastAPI(
         title="Folio",
         summary="Multimodal book search: find a book by a photo of its cover, by words, or both.",
         version="0.1.0",
-        dependencies=guarded,
     )
-    auth_codes = (401,) if api_token else ()
     api.add_middleware(UploadLimit, max_bytes=max_upload_bytes)
     api.add_exception_handler(RequestValidationError, readable_validation_error)
     api.add_exception_handler(StoreUnavailable, store_unavailable)
+    api.include_router(api_router(folio, max_upload_bytes, api_token))
+    return api
 
-    def run_search(
-        request: Request,
-        text: str,
-        image: bytes | None,
-        k: int,
-        cross_score: bool,
-        min_score: float | None,
-        filters: SearchFilters,
-    ) -> SearchOut:
-        if not text.strip() and image is None:
-            raise HTTPException(422, EMPTY_QUERY)
-        try:
-            result = folio.search(text, image, k, cross_score, min_score, filters)
-        except BadImage as error:
-            raise HTTPException(400, f"bad image: {error}") from error
-        message = "" if result.hits else no_hits_advice(folio.store.count(), filters, min_score)
-        return search_out(result, message, request.scope.get("root_path", ""))
 
-    @api.get(
+def api_router(folio: Folio, max_upload_bytes: int = MAX_UPLOAD_BYTES, api_token: str | None = None) -> APIRouter:
+    """The REST routes; with ``api_token``, each wants that bearer token."""
+    guarded = [Depends(token_check(api_token))] if api_token else []
+    router = APIRouter(dependencies=guarded)
+    auth_codes = (401,) if api_token else ()
+    add_search_routes(router, folio, max_upload_bytes, auth_codes)
+    add_book_routes(router, folio, auth_codes)
+    add_health_route(router, folio, auth_codes)
+    return router
+
+
+def add_search_routes(router: APIRouter, folio: Folio, max_upload_bytes: int, auth_codes: tuple[int, ...]) -> None:
+    @router.get(
         "/api/search",
         response_model=SearchOut,
         responses=error_responses(*auth_codes, 422, 503),
@@ -283,9 +281,10 @@ def create_api(folio: Folio, max_upload_bytes: int = MAX_UPLOAD_BYTES, api_token
         min_score: Annotated[float | None, Query(ge=0, le=1, description="minimum relevance")] = None,
     ) -> SearchOut:
         filters = SearchFilters(genre=genre or None, year_min=year_min, year_max=year_max)
-        return run_search(request, q, None, k, cross_score, min_score, filters)
+        ask = SearchAsk(q, None, k, cross_score, min_score, filters)
+        return answered(lambda: answer_search(folio, ask), request)
 
-    @api.post(
+    @router.post(
         "/api/search",
         response_model=SearchOut,
         responses=error_responses(*auth_codes, 400, 413, 422, 503),
@@ -305,15 +304,19 @@ def create_api(folio: Folio, max_upload_bytes: int = MAX_UPLOAD_BYTES, api_token
     ) -> SearchOut:
         data = read_upload(image, max_upload_bytes)
         filters = SearchFilters(genre=genre or None, year_min=year_min, year_max=year_max)
-        return run_search(request, q, data, k, cross_score, min_score, filters)
+        ask = SearchAsk(q, data, k, cross_score, min_score, filters)
+        return answered(lambda: answer_search(folio, ask), request)
 
-    def stored_record(book_id: str) -> BookRecord:
-        book = folio.store.fetch([book_id], with_vectors=False).get(book_id)
-        if book is None:
-            raise HTTPException(404, f"no book with id {book_id!r}")
-        return book.record
 
-    @api.get(
+def stored_record(folio: Folio, book_id: str) -> BookRecord:
+    try:
+        return folio.book(book_id)
+    except BookNotFound as error:
+        raise HTTPException(404, str(error)) from error
+
+
+def add_book_routes(router: APIRouter, folio: Folio, auth_codes: tuple[int, ...]) -> None:
+    @router.get(
         "/api/books/{book_id:path}/similar",
         response_model=SearchOut,
         responses=error_responses(*auth_codes, 404, 422, 503),
@@ -328,25 +331,19 @@ def create_api(folio: Folio, max_upload_bytes: int = MAX_UPLOAD_BYTES, api_token
         cross_score: Annotated[bool, Query(description="re-rank the shortlist with stage 2")] = True,
         min_score: Annotated[float, Query(ge=0, le=1, description="minimum relevance (none by default)")] = 0.0,
     ) -> SearchOut:
-        try:
-            result = folio.more_like(book_id, by, k, cross_score, min_score)
-        except KeyError as error:
-            raise HTTPException(404, f"no book with id {book_id!r}") from error
-        except ValueError as error:
-            raise HTTPException(422, f"{error}: try by=description") from error
-        message = "" if result.hits else no_hits_advice(folio.store.count(), SearchFilters(), min_score)
-        return search_out(result, message, request.scope.get("root_path", ""))
+        ask = SimilarAsk(book_id, by, k, cross_score, min_score)
+        return answered(lambda: answer_similar(folio, ask), request)
 
-    @api.get(
+    @router.get(
         "/api/books/{book_id:path}",
         response_model=BookOut,
         responses=error_responses(*auth_codes, 404, 503),
         tags=["books"],
     )
     def get_book(request: Request, book_id: str) -> BookOut:
-        return book_out(stored_record(book_id), request.scope.get("root_path", ""))
+        return book_out(stored_record(folio, book_id), request.scope.get("root_path", ""))
 
-    @api.get(
+    @router.get(
         "/covers/{book_id:path}",
         response_class=FileResponse,
         responses={
@@ -358,7 +355,7 @@ def create_api(folio: Folio, max_upload_bytes: int = MAX_UPLOAD_BYTES, api_token
         tags=["books"],
     )
     def get_cover(book_id: str) -> FileResponse | RedirectResponse:
-        cover = stored_record(book_id).cover
+        cover = stored_record(folio, book_id).cover
         if cover.startswith(("http://", "https://")):
             return RedirectResponse(cover, status_code=307)
         path = Path(cover)
@@ -367,7 +364,9 @@ def create_api(folio: Folio, max_upload_bytes: int = MAX_UPLOAD_BYTES, api_token
             raise HTTPException(404, f"book {book_id!r} has no readable cover")
         return FileResponse(path, media_type=media_type, headers={"Cache-Control": "public, max-age=3600"})
 
-    @api.get(
+
+def add_health_route(router: APIRouter, folio: Folio, auth_codes: tuple[int, ...]) -> None:
+    @router.get(
         "/api/health",
         response_model=HealthOut,
         responses={**error_responses(*auth_codes), 503: {"model": HealthOut}},
@@ -400,5 +399,3 @@ def create_api(folio: Folio, max_upload_bytes: int = MAX_UPLOAD_BYTES, api_token
             **common,
         )
         return healthy if models_loaded else JSONResponse(healthy.model_dump(), status_code=503)
-
-    return api

@@ -1,0 +1,176 @@
+"""Rendering results for the page: card captions, thumbnails, the detail panel, the table and status lines."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from functools import lru_cache
+from urllib.parse import quote
+
+from PIL import Image
+
+from multimodal.errors import BadImage
+from multimodal.images import load_image
+from multimodal.search import Hit, SearchResult
+from web.explain import highlight, matched_groups, shared_words, signal_matched, signal_measures
+
+THUMBNAIL = (320, 480)
+
+
+def cover_url(book_id: str, cover: str, root_path: str = "") -> str | None:
+    """Where the REST API serves a book's cover (None when it has none)."""
+    return f"{root_path}/covers/{quote(book_id, safe='')}" if cover else None
+
+
+def badge(hit: Hit) -> str:
+    return f"{round(hit.relevance * 100)}% match"
+
+
+def byline(hit: Hit) -> str:
+    return f"{hit.title}" + (f" — {hit.author}" if hit.author else "") + (f" ({hit.year})" if hit.year else "")
+
+
+def caption(hit: Hit) -> str:
+    """What a card says (and its cover's alt text): the book, how well it matches, and on what."""
+    groups = matched_groups(hit.signals)
+    return f"{byline(hit)} · {badge(hit)}" + (f" · {', '.join(groups)}" if groups else "")
+
+
+def has_cover(hit: Hit) -> bool:
+    """Whether the book has a cover to compare (ingest flags a blank one and stores no vector for it)."""
+    return bool(hit.cover) and "blank-cover" not in hit.flags
+
+
+def cover_alt(hit: Hit) -> str:
+    return f"Cover of {hit.title}" + (f" by {hit.author}" if hit.author else "")
+
+
+@lru_cache(maxsize=512)
+def thumbnail(cover: str) -> Image.Image | str:
+    """A small copy of a cover for the gallery (a URL cover is shown as is, a missing one as grey)."""
+    if cover.startswith(("http://", "https://")):
+        return cover
+    try:
+        image = load_image(cover) if cover else None
+    except BadImage:
+        image = None
+    if image is None:
+        return Image.new("RGB", (THUMBNAIL[0] // 2, THUMBNAIL[1] // 2), (225, 225, 225))
+    image.thumbnail(THUMBNAIL)
+    return image
+
+
+def gallery_items(result: SearchResult) -> list[tuple[Image.Image | str, str]]:
+    return [(thumbnail(hit.cover), caption(hit)) for hit in result.hits]
+
+
+@lru_cache(maxsize=256)
+def cover_src(cover: str) -> str:
+    """The cover as an <img> source: a data: URL of the thumbnail (so it needs no other route), or its URL."""
+    image = thumbnail(cover)
+    if isinstance(image, str):
+        return image
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, "JPEG", quality=85)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def detail_html(hit: Hit, words: frozenset[str]) -> str:
+    """The detail panel of one result: cover, metadata, description, scores and matching signals."""
+    cover = f'<img src="{html.escape(cover_src(hit.cover))}" alt="{html.escape(cover_alt(hit))}">'
+    parts = [
+        f'<h2 id="folio-detail-title" tabindex="-1">{highlight(hit.title, words)}</h2>',
+        f"<p>{byline_html(hit, words)}</p>",
+        f"<p>{match_html(hit, words)}</p>",
+        f'<p class="folio-description">{highlight(hit.description, words) or "No description."}</p>',
+        book_facts_html(hit),
+        scores_html(hit),
+        signals_html(hit),
+    ]
+    body = "".join(parts)
+    return f'<article class="folio-detail-card" aria-labelledby="folio-detail-title">{cover}<div>{body}</div></article>'
+
+
+def byline_html(hit: Hit, words: frozenset[str]) -> str:
+    facts = [html.escape(str(value)) for value in (hit.year, hit.genre) if value]
+    return " · ".join([highlight(hit.author, words) or "Unknown author", *facts])
+
+
+def match_html(hit: Hit, words: frozenset[str]) -> str:
+    """The badge, the kinds of evidence that matched, and the query's words found in the book."""
+    groups = matched_groups(hit.signals)
+    text = f'<span class="folio-badge">{badge(hit)}</span> '
+    text += f"matched on {', '.join(groups)}" if groups else "no single signal stands out"
+    if shared := shared_words(hit, words):
+        text += " · words that matched: " + ", ".join(f"<mark>{html.escape(word)}</mark>" for word in shared)
+    return text
+
+
+def book_facts_html(hit: Hit) -> str:
+    rows = [("Catalog id", hit.book_id), ("ISBN", hit.isbn or "—")]
+    if hit.flags:
+        rows.append(("Notes", ", ".join(hit.flags)))
+    return "<p>" + " · ".join(f"<strong>{name}:</strong> {html.escape(value)}" for name, value in rows) + "</p>"
+
+
+def scores_html(hit: Hit) -> str:
+    stage2 = "not cross-scored" if hit.stage2_score is None else f"{hit.stage2_score:.3f}"
+    rows = [
+        ("Relevance (absolute, 0–1)", f"{hit.relevance:.3f}"),
+        ("Stage 1 score (rank)", f"{hit.stage1_score:.3f} (#{hit.stage1_rank})"),
+        ("Stage 2 score", stage2),
+    ]
+    body = "".join(f"<tr><th scope='row'>{name}</th><td>{value}</td></tr>" for name, value in rows)
+    return f"<div class='folio-scroll'><table><caption>Scores (rank {hit.rank})</caption>{body}</table></div>"
+
+
+def signals_html(hit: Hit) -> str:
+    """Each signal behind the scores: what it compares, its value, and whether it counts as a match."""
+    head = "<tr><th scope='col'>Signal</th><th scope='col' class='folio-compares'>Compares</th>"
+    head += "<th scope='col'>Value</th><th scope='col'>Match</th></tr>"
+    rows = [head]
+    for name, value in sorted(hit.signals.items(), key=lambda item: -item[1]):
+        mark = "✓ matched" if signal_matched(name, value) else ""
+        rows.append(
+            f"<tr><td><code>{html.escape(name)}</code></td>"
+            f"<td class='folio-compares'>{html.escape(signal_measures(name))}</td>"
+            f"<td>{value:.2f}</td><td>{mark}</td></tr>"
+        )
+    return f"<div class='folio-scroll'><table><caption>Signals</caption>{''.join(rows)}</table></div>"
+
+
+def md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("*", "\\*").replace("_", "\\_")
+
+
+def results_table(result: SearchResult) -> str:
+    if not result.hits:
+        return ""
+    lines = [
+        "| # | Book | Genre | Relevance | Stage 1 (rank) | Stage 2 | Signals |",
+        "|---:|---|---|---|---|---|---|",
+    ]
+    for hit in result.hits:
+        stage2 = "—" if hit.stage2_score is None else f"**{hit.stage2_score:.3f}**"
+        signals = " · ".join(f"`{name}` {value:.2f}" for name, value in hit.signals.items())
+        lines.append(
+            f"| {hit.rank} | {md_escape(byline(hit))} | {hit.genre or '—'} | {hit.relevance:.2f} | "
+            f"{hit.stage1_score:.3f} (#{hit.stage1_rank}) | {stage2} | {signals} |"
+        )
+    return "\n".join(lines)
+
+
+def status_line(result: SearchResult, what: str = "") -> str:
+    mode = "cross-scored (stage 2)" if result.cross_scored else "stage 1 only"
+    seconds = result.timings_ms.get("total", 0.0) / 1000
+    count = len(result.hits)
+    return (
+        f"**{count} book{'s' if count != 1 else ''}**{what} from {result.candidates} candidates · {mode} · "
+        f"{result.profile} profile · {seconds:.2f} s"
+    )
+
+
+def timings_table(result: SearchResult) -> str:
+    rows = "\n".join(f"| {stage} | {ms:,.1f} |" for stage, ms in result.timings_ms.items())
+    return "| Stage | ms |\n|---|---:|\n" + rows
