@@ -19,8 +19,8 @@ from pathlib import Path
 
 from bench_common import ROOT
 
-from evaluation.tasks import EvalOptions, cover_fetcher, cover_queries
-from ingest.readers import ColumnMap
+from evaluation.photos import cover_queries
+from evaluation.tasks import TaskContext
 from multimodal.folio import Folio
 from multimodal.profiles import load_profile
 from multimodal.search import fuse
@@ -59,11 +59,12 @@ class Searched:
 
 
 def search_photos(catalog: str, data_dir: Path, books: int, seed: int) -> list[Searched]:
-    path, images_dir, columns = CATALOGS[catalog]
+    path, images_dir, _columns = CATALOGS[catalog]
     settings = Settings(profile="offline", data_dir=data_dir)
     folio = Folio.open(settings)
-    options = EvalOptions(path, ColumnMap(columns), images_dir, books, seed, progress=False, allow_outside=True)
-    queries = cover_queries(list(folio.store.iter_records()), cover_fetcher(options, settings), options)
+    records = list(folio.store.iter_records())
+    context = TaskContext(records, path, images_dir, settings, books, seed, allow_outside=True, progress=False)
+    queries = cover_queries(context)
     searched = []
     for query in queries:
         hits = folio.search(image=query.image, k=settings.cross_score_top, min_score=float("-inf")).hits

@@ -1,5 +1,5 @@
 import sys
 
-from evaluation.tasks import main
+from evaluation.runner import main
 
 sys.exit(main())
