@@ -1,0 +1,313 @@
+"""The full-text channel: BM25 over every text field of a book, with typo tolerance (tantivy).
+
+What a reader types is often words of the book itself — the exact title, a surname, a run of words
+remembered from the blurb — and a lexical engine finds those where an embedding blurs them. The
+engine is tantivy (Lucene's design in Rust), chosen by measurement over SQLite FTS5 and bm25s
+(docs/fulltext.md, ``benchmarks/fulltext_engines.py``). A query is, for each of its words:
+
+- BM25 on every field, each with its boost (``FIELD_BOOSTS``: a title word says more than a blurb word);
+- a fuzzy match (Levenshtein distance 1, 2 for long words) on title and author, for typos;
+- and, for the whole query, a phrase bonus on the title and the description (words in order).
+
+Text is folded before indexing and querying: lower case, accents dropped ("Perché" = "perche").
+
+Where the index lives. Chroma stays the only store of record: the book records already hold every
+field indexed here and the content hash. The full-text index is *derived*: each process keeps it in
+a folder of its own data dir (``fulltext_dir``; with a Chroma server, a local cache) and brings it in
+step with the store by content hash (``StoreFullText.sync``: add or replace the books whose hash
+changed, drop the ids no longer stored) when it opens and whenever the store changes. So ingest has
+no second write path, and a ``kill -9`` anywhere leaves nothing to repair: the next sync compares
+hashes again. Processes sharing a folder share its work: tantivy allows one writer at a time, and a
+process that finds the writer busy only reloads what the other one committed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import tantivy
+
+from multimodal.settings import Settings
+from multimodal.store import BookRecord
+
+log = logging.getLogger(__name__)
+
+INDEX_VERSION = 1  # part of the folder name: a change of schema or analysis builds a new index
+ANALYZER = "folded"
+# How much a query word found in each field counts (multiplies that field's BM25 score).
+FIELD_BOOSTS: dict[str, float] = {
+    "title": 3.0,
+    "author": 2.0,
+    "subjects": 1.0,
+    "publisher": 0.5,
+    "description": 1.0,
+    "cover_text": 1.0,
+}
+# Typo tolerance: the fields a misspelt word is looked for in, and what a fuzzy match counts
+# (tantivy scores a fuzzy match as a constant, so this is its whole score).
+FUZZY_BOOSTS: dict[str, float] = {"title": 6.0, "author": 6.0}
+MIN_FUZZY_LENGTH = 4  # shorter words must match exactly
+LONG_WORD_LENGTH = 8  # from this length, two edits are tolerated
+# Words in the query's order: a bonus per field (slop: how many other words may come between).
+PHRASE_BOOSTS: dict[str, tuple[float, int]] = {"title": (3.0, 1), "description": (4.0, 0)}
+WRITER_HEAP_BYTES = 50_000_000
+
+
+@dataclass(frozen=True)
+class FullTextDocument:
+    """What the index holds for one book: its id, content hash and text fields."""
+
+    book_id: str
+    content_hash: str
+    title: str
+    author: str = ""
+    description: str = ""
+    subjects: str = ""
+    publisher: str = ""
+    cover_text: str = ""
+
+    @classmethod
+    def of(cls, record: BookRecord) -> FullTextDocument:
+        return cls(
+            book_id=record.book_id,
+            content_hash=record.content_hash,
+            title=record.title,
+            author=record.author,
+            description=record.description,
+            subjects=" ".join(part for part in (getattr(record, "subjects", ""), record.genre) if part),
+            publisher=getattr(record, "publisher", ""),
+            cover_text=record.cover_text,
+        )
+
+    def fields(self) -> dict[str, str]:
+        return {name: getattr(self, name) for name in FIELD_BOOSTS if getattr(self, name)}
+
+
+def fulltext_dir(settings: Settings) -> Path:
+    """The index's folder: beside the embedded store, or a local cache of a Chroma server's store."""
+    if settings.uses_server:
+        name = f"{settings.chroma_host}_{settings.chroma_port}_{settings.collection}"
+    else:
+        name = settings.collection
+    return settings.data_dir / "fulltext" / f"{name}-v{INDEX_VERSION}"
+
+
+def folding_analyzer() -> tantivy.TextAnalyzer:
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.remove_long(40))
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.ascii_fold())
+        .build()
+    )
+
+
+def make_schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("book_id", stored=True, tokenizer_name="raw", index_option="basic")
+    builder.add_text_field("content_hash", stored=True, tokenizer_name="raw", index_option="basic")
+    for name in FIELD_BOOSTS:
+        builder.add_text_field(name, stored=False, tokenizer_name=ANALYZER, index_option="position")
+    return builder.build()
+
+
+class FullTextIndex:
+    """A tantivy index of books: in memory (``directory=None``) or in a folder."""
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self.schema = make_schema()
+        self.analyzer = folding_analyzer()
+        if directory is not None:
+            directory.mkdir(parents=True, exist_ok=True)
+        self.index = tantivy.Index(self.schema, None if directory is None else str(directory))
+        self.index.register_tokenizer(ANALYZER, self.analyzer)
+        self._write_lock = threading.Lock()
+
+    # -- writing ---------------------------------------------------------------------------
+    def apply(self, upserts: Iterable[FullTextDocument], deletions: Iterable[str] = ()) -> bool:
+        """Add or replace ``upserts`` and drop ``deletions`` in one commit; False if another process writes."""
+        with self._write_lock:
+            try:
+                writer = self.index.writer(WRITER_HEAP_BYTES, 1)
+            except ValueError as error:  # LockBusy: another process holds the writer
+                log.debug("full-text index busy (%s): reading what the other writer commits", error)
+                self.index.reload()
+                return False
+            try:
+                for book_id in deletions:
+                    writer.delete_documents_by_term("book_id", book_id)
+                for document in upserts:
+                    writer.delete_documents_by_term("book_id", document.book_id)
+                    writer.add_document(
+                        tantivy.Document(
+                            book_id=document.book_id, content_hash=document.content_hash, **document.fields()
+                        )
+                    )
+                writer.commit()
+                writer.wait_merging_threads()
+            except BaseException:
+                writer.rollback()
+                raise
+        self.index.reload()
+        return True
+
+    # -- reading ---------------------------------------------------------------------------
+    def hashes(self) -> dict[str, str]:
+        """Book id → content hash of every indexed book."""
+        searcher = self.index.searcher()
+        found = searcher.search(tantivy.Query.all_query(), limit=max(searcher.num_docs, 1), count=False)
+        hashes = {}
+        for _, address in found.hits:
+            stored = searcher.doc(address)
+            hashes[stored["book_id"][0]] = stored["content_hash"][0]
+        return hashes
+
+    def __len__(self) -> int:
+        return self.index.searcher().num_docs
+
+    def words(self, text: str) -> list[str]:
+        """The query's words in order, folded as the index folds them."""
+        return [token for token in self.analyzer.analyze(text) if token]
+
+    def search(self, text: str, limit: int) -> list[tuple[str, float]]:
+        """The best books for a query, as (book id, BM25 score), best first."""
+        words = self.words(text)
+        if not words or limit <= 0:
+            return []
+        searcher = self.index.searcher()
+        found = searcher.search(self.query(words), limit=limit, count=False)
+        return [(searcher.doc(address)["book_id"][0], float(score)) for score, address in found.hits]
+
+    def known_share(self, text: str) -> float:
+        """The share of the query's words that some indexed book has (0 for a query of unknown words)."""
+        words = self.words(text)
+        if not words:
+            return 0.0
+        searcher = self.index.searcher()
+        distinct = set(words)
+        known = sum(any(searcher.doc_freq(field, word) for field in FIELD_BOOSTS) for word in distinct)
+        return known / len(distinct)
+
+    def query(self, words: list[str]) -> tantivy.Query:
+        schema, boost = self.schema, tantivy.Query.boost_query
+        should = tantivy.Occur.Should
+        clauses = []
+        for word in dict.fromkeys(words):
+            for field, weight in FIELD_BOOSTS.items():
+                clauses.append((should, boost(tantivy.Query.term_query(schema, field, word), weight)))
+            if len(word) >= MIN_FUZZY_LENGTH:
+                distance = 2 if len(word) >= LONG_WORD_LENGTH else 1
+                for field, weight in FUZZY_BOOSTS.items():
+                    fuzzy = tantivy.Query.fuzzy_term_query(schema, field, word, distance, True, False)
+                    clauses.append((should, boost(fuzzy, weight)))
+        if len(words) >= 2:
+            for field, (weight, slop) in PHRASE_BOOSTS.items():
+                phrase = tantivy.Query.phrase_query(schema, field, words, slop)
+                clauses.append((should, boost(phrase, weight)))
+        return tantivy.Query.boolean_query(clauses)
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    added: int
+    replaced: int
+    removed: int
+    books: int
+    seconds: float
+    wrote: bool  # False: another process was writing, this one only reloaded
+
+
+class StoreFullText:
+    """The full-text index of a store's books, kept in step with the store by content hash.
+
+    ``sync`` compares the content hashes of the store with the index's and writes the difference.
+    Searches check at most every ``recheck_seconds`` whether the store changed (its ``generation``
+    when it has one, else its size); when it did, the index is synced — in line when the last sync
+    was quick, else in the background while queries use the index as it is.
+    """
+
+    QUICK_SYNC_SECONDS = 0.5
+
+    def __init__(
+        self,
+        records: Callable[[], Iterable[BookRecord]],
+        change_marker: Callable[[], object],
+        directory: Path | None = None,
+        recheck_seconds: float = 1.0,
+    ) -> None:
+        self.index = FullTextIndex(directory)
+        self._records = records
+        self._change_marker = change_marker
+        self.recheck_seconds = recheck_seconds
+        self._lock = threading.Lock()
+        self._marker: object = None
+        self._checked_at = 0.0
+        self._syncing = False
+        self.last_sync: SyncReport | None = None
+
+    @classmethod
+    def for_store(cls, store, settings: Settings, recheck_seconds: float = 1.0) -> StoreFullText:
+        marker = getattr(store, "generation", None) or store.count
+        return cls(store.iter_records, marker, fulltext_dir(settings), recheck_seconds)
+
+    def sync(self) -> SyncReport:
+        """Bring the index in step with the store: add new books, replace changed ones, drop removed ones."""
+        start = time.perf_counter()
+        marker = self._change_marker()
+        indexed = self.index.hashes()
+        stored: set[str] = set()
+        changed: list[FullTextDocument] = []
+        for record in self._records():
+            stored.add(record.book_id)
+            if indexed.get(record.book_id) != record.content_hash:
+                changed.append(FullTextDocument.of(record))
+        removed = [book_id for book_id in indexed if book_id not in stored]
+        wrote = self.index.apply(changed, removed) if changed or removed else True
+        replaced = sum(document.book_id in indexed for document in changed)
+        report = SyncReport(
+            len(changed) - replaced, replaced, len(removed), len(stored), time.perf_counter() - start, wrote
+        )
+        with self._lock:
+            self._marker = marker if wrote else None  # a busy writer: check again next time
+            self.last_sync = report
+        log.info("full-text index synced: %s", report)
+        return report
+
+    def warm(self) -> None:
+        self._current()
+
+    def _current(self) -> FullTextIndex:
+        with self._lock:
+            due = time.monotonic() - self._checked_at >= self.recheck_seconds or self.last_sync is None
+            if self._syncing or not due:
+                return self.index
+            self._checked_at = time.monotonic()
+            first = self.last_sync is None
+            quick = first or self.last_sync.seconds <= self.QUICK_SYNC_SECONDS
+        if not first and self._change_marker() == self._marker:
+            return self.index
+        if quick:
+            self.sync()
+            return self.index
+        with self._lock:
+            self._syncing = True
+        threading.Thread(target=self._sync_in_background, daemon=True, name="fulltext-sync").start()
+        return self.index
+
+    def _sync_in_background(self) -> None:
+        try:
+            self.sync()
+        finally:
+            with self._lock:
+                self._syncing = False
+
+    def search(self, text: str, limit: int) -> list[tuple[str, float]]:
+        return self._current().search(text, limit)
+
+    def known_share(self, text: str) -> float:
+        return self.index.known_share(text)
