@@ -1,26 +1,107 @@
 """Turning bytes into a clean RGB cover image, and telling a real cover from a placeholder.
 
 Pillow sniffs the format from the content (a PNG named ``.jpg`` opens as a PNG); we add
-EXIF orientation, colour-mode conversion, and limits against decompression bombs.
+EXIF orientation, colour-mode conversion, and limits against decompression bombs and memory
+amplification:
+
+- Limits depend on the purpose (``load_image(source, purpose="query")``, the default, or
+  ``"ingest"``). A search photo comes from anyone, so it gets a lower pixel cap than a catalog
+  cover. The cap counts the pixels that will really be decoded: a JPEG is decoded at 1/2, 1/4 or
+  1/8 scale when that still covers the purpose's working size (``Image.draft``), so a 48-megapixel
+  phone JPEG is accepted as a query while a 49-megapixel PNG (143 KB of zeros) is not.
+- At most ``DECODE_SLOTS`` images are decoded at once in a process (concurrent uploads wait for a
+  slot instead of each holding a full-size bitmap), and a decoded image larger than the working
+  size is shrunk at once, so what a caller keeps is small.
+- A truncated file is decoded as far as its data goes (Pillow's truncated-image loading) and
+  reported as truncated (``DecodedImage.truncated``); ingest flags such covers. Pillow's switch for
+  that is process-wide, so a lenient decode waits for the other decodes to finish and runs alone.
 """
 
 from __future__ import annotations
 
 import io
+import os
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from multimodal.errors import BadImage
 
-MAX_PIXELS = 50_000_000  # a 7,000 × 7,000 scan is fine; a decompression bomb is not
+MAX_PIXELS = 50_000_000  # a 7,000 × 7,000 scan is fine for a catalog cover; a decompression bomb is not
 MAX_SIDE = 20_000
 MIN_SIDE = 16
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+DECODE_SLOTS = max(2, os.cpu_count() or 2)
 
 ImageSource = str | Path | bytes | Image.Image
+Purpose = Literal["query", "ingest"]
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    """What one purpose accepts: pixels actually decoded, and the longest side a caller keeps."""
+
+    max_pixels: int
+    working_side: int | None  # larger images are shrunk to this longest side (None: kept as decoded)
+
+
+# A query photo needs no more than a few megapixels (the models look at 224 pixels, OCR at ~2,000);
+# a catalog cover is kept as it is (the content hash and perceptual hash are made from it).
+LIMITS: dict[str, ImageLimits] = {
+    "query": ImageLimits(max_pixels=16_000_000, working_side=3000),
+    "ingest": ImageLimits(max_pixels=MAX_PIXELS, working_side=None),
+}
+
+
+@dataclass
+class DecodedImage:
+    image: Image.Image  # 8-bit RGB, EXIF orientation applied
+    truncated: bool = False  # the file ended early; the missing part is filled in
+
+
+class DecodeSlots:
+    """At most ``count`` decodes at once; ``alone()`` waits until no other decode runs and keeps them out."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.busy = 0
+        self.exclusive = False
+        self.changed = threading.Condition()
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        with self.changed:
+            self.changed.wait_for(lambda: self.busy < self.count and not self.exclusive)
+            self.busy += 1
+        try:
+            yield
+        finally:
+            with self.changed:
+                self.busy -= 1
+                self.changed.notify_all()
+
+    @contextmanager
+    def alone(self) -> Iterator[None]:
+        with self.changed:
+            self.changed.wait_for(lambda: not self.exclusive)
+            self.exclusive = True
+            self.changed.wait_for(lambda: self.busy == 0)
+        try:
+            yield
+        finally:
+            with self.changed:
+                self.exclusive = False
+                self.changed.notify_all()
+
+
+decode_slots = DecodeSlots(DECODE_SLOTS)
 
 
 def read_bytes(source: str | Path | bytes) -> bytes:
@@ -32,32 +113,85 @@ def read_bytes(source: str | Path | bytes) -> bytes:
         raise BadImage(f"cannot read {source}: {error.strerror or error}") from error
 
 
-def load_image(source: ImageSource) -> Image.Image:
+def load_image(source: ImageSource, purpose: Purpose = "query") -> Image.Image:
     """Open an image from a path, bytes or PIL image and return it as 8-bit RGB.
 
     Raises BadImage with a reason a librarian can act on.
     """
+    return decode_image(source, purpose).image
+
+
+def decode_image(source: ImageSource, purpose: Purpose = "query") -> DecodedImage:
+    """Like :func:`load_image`, and says whether the file was truncated (decoded as far as it goes)."""
+    limits = LIMITS[purpose]
     if isinstance(source, Image.Image):
-        return to_rgb(ImageOps.exif_transpose(source) or source)
+        return DecodedImage(shrink(to_rgb(ImageOps.exif_transpose(source) or source), limits))
     data = read_bytes(source)
     if not data:
         raise BadImage("empty file")
+    truncated = False
+    try:
+        with decode_slots.slot():
+            image = open_within(data, limits)
+            image.load()
+    except (SyntaxError, ValueError, EOFError) as error:  # Pillow's other ways of saying "corrupt"
+        raise BadImage(f"corrupt image: {error}") from error
+    except OSError as error:
+        if not is_truncation(error):
+            raise BadImage(f"corrupt image: {error}") from error
+        truncated = True  # decoded again below, alone, as far as the data goes
+        with decode_slots.alone():
+            image = load_leniently(data, limits)
+    image = shrink(to_rgb(ImageOps.exif_transpose(image) or image), limits)
+    return DecodedImage(image, truncated)
+
+
+def open_within(data: bytes, limits: ImageLimits) -> Image.Image:
+    """The image, not yet decoded, set to decode at the smallest scale that serves ``limits``."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
-            width, height = image.size
-            if width * height > MAX_PIXELS or max(width, height) > MAX_SIDE:
-                raise BadImage(f"image too large ({width}×{height} pixels)")
-            image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise BadImage(f"image refused as a decompression bomb: {error}") from error
     except UnidentifiedImageError as error:
         raise BadImage("not an image (unrecognised content)") from error
-    except OSError as error:  # truncated or corrupt data
+    width, height = image.size
+    if max(width, height) > MAX_SIDE:
+        raise BadImage(f"image too large ({width}×{height} pixels)")
+    if limits.working_side and image.format == "JPEG" and max(width, height) > limits.working_side:
+        scale = limits.working_side / max(width, height)
+        image.draft("RGB", (max(1, round(width * scale)), max(1, round(height * scale))))
+    decoded_width, decoded_height = image.size
+    if decoded_width * decoded_height > limits.max_pixels:
+        raise BadImage(
+            f"image too large ({width}×{height} pixels; the limit is {limits.max_pixels / 1e6:g} megapixels)"
+        )
+    return image
+
+
+def is_truncation(error: OSError) -> bool:
+    return "truncated" in str(error)
+
+
+def load_leniently(data: bytes, limits: ImageLimits) -> Image.Image:
+    """Decode a truncated file as far as its data goes (Pillow's process-wide switch; the caller runs alone)."""
+    ImageFile.LOAD_TRUNCATED_IMAGES = True
+    try:
+        image = open_within(data, limits)
+        image.load()
+        return image
+    except OSError as error:
         raise BadImage(f"corrupt or truncated image: {error}") from error
-    image = ImageOps.exif_transpose(image) or image
-    return to_rgb(image)
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+
+def shrink(image: Image.Image, limits: ImageLimits) -> Image.Image:
+    """The image with its longest side at most the purpose's working side (aspect kept)."""
+    if limits.working_side and max(image.size) > limits.working_side:
+        image.thumbnail((limits.working_side, limits.working_side), Image.Resampling.LANCZOS)
+    return image
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
