@@ -35,7 +35,7 @@ from ingest.covers import CoverError, CoverFetcher
 from ingest.readers import CatalogRow, ColumnMap, Rejection, read_catalog
 from multimodal.errors import BadImage
 from multimodal.fingerprint import phash
-from multimodal.images import blank_reason, load_image
+from multimodal.images import blank_reason, decode_image
 from multimodal.models import CoverReader, Models
 from multimodal.store import BookRecord, BookStore
 
@@ -244,22 +244,29 @@ class IngestJob:
         record.content_hash = digest.hexdigest()
         return Candidate(row.row, record, cover_bytes)
 
-    def decode(self, candidate: Candidate) -> Candidate | Rejection:
+    def decode(self, candidate: Candidate) -> Candidate:
+        """Decode the cover; a cover that cannot be used costs the book its cover vector, never its text."""
         record = candidate.record
         try:
-            image = load_image(candidate.cover_bytes)
+            decoded = decode_image(candidate.cover_bytes, purpose="ingest")
         except BadImage as error:
-            return Rejection(candidate.row, record.book_id, "cover", f"unreadable cover: {error}")
+            return self.flag(candidate, "unreadable-cover", f"unreadable cover: {error}")
+        image = decoded.image
+        if decoded.truncated:
+            self.flag(candidate, "truncated-cover", "truncated cover (decoded as far as its data goes)")
         reason = blank_reason(image)
         if reason:
-            record.flags.append("blank-cover")
-            self.summary.flagged.append(Flag(record.book_id, candidate.row, reason))
-            return candidate
+            return self.flag(candidate, "blank-cover", reason)
         candidate.image = image
         candidate.prepared = self.models.image_encoder.prepare(image)
         record.phash = phash(image)
         if self.cover_reader is not None:
             record.cover_text = self.cover_reader.read(image)
+        return candidate
+
+    def flag(self, candidate: Candidate, flag: str, reason: str) -> Candidate:
+        candidate.record.flags.append(flag)
+        self.summary.flagged.append(Flag(candidate.record.book_id, candidate.row, reason))
         return candidate
 
     # -- writer -------------------------------------------------------------------------------

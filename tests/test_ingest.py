@@ -14,7 +14,7 @@ from typing import ClassVar
 
 import numpy as np
 import pytest
-from conftest import ROOT, SAMPLE_CATALOG
+from conftest import ROOT, SAMPLE_CATALOG, SHARED_DATA, needs_shared_data
 from PIL import Image, ImageDraw
 
 from ingest.job import IngestJob, IngestOptions, shard_of
@@ -98,18 +98,20 @@ def test_bad_rows_are_reported_and_the_rest_lands(offline_models, tmp_path):
     summary, store = run(offline_models, tmp_path / "store", write_catalog(tmp_path, rows), rejects_path=rejects)
 
     reasons = {rejection.book_id: rejection.reason for rejection in summary.rejected}
-    assert reasons.keys() == {"no-title", "no-cover", "missing-file", "not-image", "b1", "escape"}
+    assert reasons.keys() == {"no-title", "no-cover", "missing-file", "b1", "escape"}
     assert reasons["no-title"] == "missing title"
-    assert "not found" in reasons["missing-file"] and "not an image" in reasons["not-image"]
+    assert "not found" in reasons["missing-file"]
     assert "duplicate id" in reasons["b1"] and "outside" in reasons["escape"]
-    assert summary.ingested == 5 and summary.exit_code == 3
-    assert [flag.book_id for flag in summary.flagged] == ["blank"]
-    assert store.count() == 5 and store.covers.count() == 4  # the blank cover has no vector
+    assert summary.ingested == 6 and summary.exit_code == 3
+    flags = {flag.book_id: flag.reason for flag in summary.flagged}
+    assert flags.keys() == {"not-image", "blank"} and "not an image" in flags["not-image"]
+    assert store.count() == 6 and store.covers.count() == 4  # the blank and unreadable covers have no vector
+    assert store.fetch(["not-image"])["not-image"].record.flags == ["unreadable-cover"]
 
     reported = [json.loads(line) for line in rejects.read_text().splitlines()]
     assert {entry["book_id"] for entry in reported} == reasons.keys()
     assert all({"row", "book_id", "field", "reason"} <= entry.keys() for entry in reported)
-    assert next(e for e in reported if e["book_id"] == "not-image")["row"] == 9
+    assert next(e for e in reported if e["book_id"] == "missing-file")["row"] == 8
 
 
 def test_blank_cover_book_is_searchable_by_text(offline_models, tmp_path):
@@ -220,3 +222,37 @@ def test_cli_reports_rejects_and_exit_code(tmp_path, sample_catalog):
     assert out.returncode == 3, out.stderr
     assert "ingested 3 new" in out.stdout and "1 rejected" in out.stdout and "missing title" in out.stdout
     assert (tmp_path / "d" / "rejects.jsonl").is_file()
+
+
+def test_a_truncated_cover_is_decoded_and_flagged_and_an_unreadable_one_keeps_its_text(offline_models, tmp_path):
+    rows = good_rows(tmp_path, 2)
+    whole = tmp_path / "whole.jpg"
+    draw_cover(tmp_path / "drawn.png", seed=7)
+    Image.open(tmp_path / "drawn.png").save(whole, "JPEG")
+    (tmp_path / "cut.jpg").write_bytes(whole.read_bytes()[: whole.stat().st_size * 3 // 4])
+    (tmp_path / "cut.webp").write_bytes(b"RIFF\x00\x00\x00\x00WEBPVP8 " + b"\x00" * 40)
+    rows.append({"id": "cut", "title": "The Torn Page", "description": "Half a harbour.", "cover": "cut.jpg"})
+    rows.append({"id": "dead", "title": "The Lost Lantern", "description": "A drowned lamp.", "cover": "cut.webp"})
+    summary, store = run(offline_models, tmp_path / "store", write_catalog(tmp_path, rows))
+    assert summary.ingested == 4 and not summary.rejected
+    stored = store.fetch(["cut", "dead"])
+    assert stored["cut"].record.flags == ["truncated-cover"] and stored["cut"].cover_vector is not None
+    assert stored["dead"].record.flags == ["unreadable-cover"] and stored["dead"].cover_vector is None
+    assert stored["dead"].text_vector is not None and "drowned" in stored["dead"].record.description
+
+
+@needs_shared_data
+def test_real_truncated_romance_covers_land_with_their_covers(offline_models, tmp_path):
+    isbns = ["9781420132830", "9781601835475", "9781648980091", "9781728217192"]
+    listings = SHARED_DATA / "romance-covers" / "listings.csv"
+    rows = [
+        {"id": row["ISBN"], "title": row["title"], "author": row["author"], "cover": f"img_{row['ISBN']}.jpg"}
+        for row in csv.DictReader(listings.open(encoding="utf-8"))
+        if row["ISBN"] in isbns
+    ]
+    catalog = write_catalog(tmp_path, rows)
+    summary, store = run(offline_models, tmp_path / "store", catalog, images_dir=listings.parent / "images")
+    assert summary.ingested == 4 and not summary.rejected
+    assert {flag.book_id for flag in summary.flagged} == set(isbns)
+    assert store.covers.count() == 4
+    assert all(book.record.flags == ["truncated-cover"] for book in store.fetch(isbns).values())
