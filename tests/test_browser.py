@@ -265,3 +265,99 @@ def page_width(page: Page) -> int:
     return page.evaluate(
         "() => Math.max(document.documentElement.scrollWidth, document.querySelector('.gradio-container').scrollWidth)"
     )
+
+
+# -- catalog text is data (issue 14, item 3) -------------------------------------------------------
+REMOTE = "127.0.0.2"  # a host the page must never make a reader's browser contact
+HOSTILE_BOOKS = [
+    {
+        "id": "svg-link",
+        "title": "Lighthouse four <svg><a href=\"javascript:document.title='PWNED'\"><text y='20'>tap</text></a></svg>",
+        "author": "<a href=\"javascript:document.title='PWNED'\">Evil Author</a>",
+        "description": '<img src=x onerror="window.__pwned=1"> the lighthouse <script>window.__pwned=2</script>',
+        "genre": "mystery",
+    },
+    {
+        "id": "markdown",
+        "title": f"Lighthouse ![x](http://{REMOTE}/x.png) keeper",
+        "author": f"[Mallory](javascript:document.title='PWNED') <http://{REMOTE}/auto>",
+        "description": f"The lighthouse keeper. Read more [here](http://{REMOTE}/phish) or www.{REMOTE}.example",
+        "genre": "mystery",
+    },
+    {
+        "id": "genre",
+        "title": "The Lighthouse *Keeper* | of _Storms_",
+        "author": "Ann `Code` Author",
+        "description": "A plain book about a lighthouse.",
+        "genre": f"poetry<img src=http://{REMOTE}/g.png onerror=window.__pwned=3>",
+    },
+]
+
+
+@pytest.fixture(scope="module")
+def hostile_url(offline_folio: Folio, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app on a catalog whose titles, authors, descriptions and genres are HTML, Markdown and links."""
+    import shutil
+
+    from ingest.job import IngestJob, IngestOptions
+    from multimodal.folio import LoadedModels
+    from multimodal.settings import Settings
+    from multimodal.store import BookStore
+
+    folder = tmp_path_factory.mktemp("hostile")
+    rows = []
+    for number, book in enumerate(HOSTILE_BOOKS, start=1):
+        shutil.copy(COVERS / f"sample-00{number}.png", folder / f"{book['id']}.png")
+        rows.append({**book, "year": str(2000 + number), "cover": f"{book['id']}.png"})
+    with (folder / "catalog.csv").open("w", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    settings = Settings(profile="offline", data_dir=folder / "store")
+    models = offline_folio.models
+    store = BookStore(settings, models.profile.name, models.identity)
+    options = IngestOptions(catalog=folder / "catalog.csv", progress=False, cache_dir=folder / "cache")
+    assert IngestJob(models, store, options).run().ingested == len(HOSTILE_BOOKS)
+    with serve(create_app(Folio(settings, LoadedModels(models)))) as url:
+        yield url
+
+
+def test_catalog_text_is_shown_as_text_never_run_or_fetched(browser: Browser, hostile_url: str) -> None:
+    """Hostile titles, authors, descriptions and genres: no script runs, nothing remote is fetched, the
+    text shows literally, and no javascript: link exists, in the results, the detail and the catalog."""
+    context = browser.new_context(viewport=DESKTOP)
+    context.set_default_timeout(WAIT_MS)
+    remote: list[str] = []
+
+    def guard(route) -> None:
+        if route.request.url.startswith(hostile_url) or route.request.url.startswith("data:"):
+            route.continue_()
+        else:
+            remote.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", guard)
+    page = context.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(hostile_url)
+    search_words(page, "lighthouse")
+    expect(cards(page)).to_have_count(len(HOSTILE_BOOKS))
+    for index in range(len(HOSTILE_BOOKS)):
+        cards(page).nth(index).click()
+        expect(detail(page).get_by_role("heading").first).to_be_visible()
+        page.wait_for_timeout(200)
+    expect(page.get_by_text(f"![x](http://{REMOTE}/x.png)").first).to_be_attached()
+    expect(page.get_by_text("Lighthouse four <svg>").first).to_be_attached()
+    page.get_by_role("tab", name="Catalog").click()
+    page.wait_for_timeout(500)
+    page.get_by_role("tab", name="Search").click()
+    for link in page.locator("a").all():
+        href = (link.get_attribute("href") or "").strip().lower()
+        assert not href.startswith("javascript:"), link.evaluate("a => a.outerHTML")
+        assert REMOTE not in href, link.evaluate("a => a.outerHTML")
+    assert page.locator("svg a, svg text").count() == 0
+    assert page.evaluate("() => window.__pwned") is None
+    assert page.title() != "PWNED" and dialogs == []
+    assert not [url for url in remote if REMOTE in url], remote
+    context.close()

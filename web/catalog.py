@@ -9,6 +9,7 @@ from pathlib import Path
 
 from multimodal.folio import Folio
 from multimodal.store import BookRecord
+from web.render import md_escape
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_COVERS = ROOT / "assets" / "sample" / "covers"
@@ -81,6 +82,6 @@ def catalog_markdown(folio: Folio, genres: Iterable[str]) -> str:
         ("Models", f"`{info.identity}`"),
         ("Last ingest", updated),
         ("Store", f"`{info.location}`"),
-        ("Genres", ", ".join(genres) or "—"),
+        ("Genres", ", ".join(md_escape(genre) for genre in genres) or "—"),
     ]
     return "\n".join(f"- **{name}:** {value}" for name, value in lines)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import re
 from functools import lru_cache
 from urllib.parse import quote
 
@@ -140,8 +141,13 @@ def signals_html(hit: Hit) -> str:
     return f"<div class='folio-scroll'><table><caption>Signals</caption>{''.join(rows)}</table></div>"
 
 
+MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+\-.!|~:/=])")
+
+
 def md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("*", "\\*").replace("_", "\\_")
+    """Catalog text as literal Markdown: HTML escaped to entities, every Markdown sign (and the ``:``/``/``
+    of a bare URL, which would become a link) backslash-escaped. Catalog text is data, never markup."""
+    return html.escape(MARKDOWN_PUNCTUATION.sub(r"\\\1", text), quote=False)
 
 
 def results_table(result: SearchResult) -> str:
@@ -155,7 +161,7 @@ def results_table(result: SearchResult) -> str:
         stage2 = "—" if hit.stage2_score is None else f"**{hit.stage2_score:.3f}**"
         signals = " · ".join(f"`{name}` {value:.2f}" for name, value in hit.signals.items())
         lines.append(
-            f"| {hit.rank} | {md_escape(byline(hit))} | {hit.genre or '—'} | {hit.relevance:.2f} | "
+            f"| {hit.rank} | {md_escape(byline(hit))} | {md_escape(hit.genre) or '—'} | {hit.relevance:.2f} | "
             f"{hit.stage1_score:.3f} (#{hit.stage1_rank}) | {stage2} | {signals} |"
         )
     return "\n".join(lines)
