@@ -37,12 +37,15 @@ from multimodal.folio import Folio, LoadedModels
 from multimodal.settings import Settings
 from multimodal.store import BookStore
 from web import access, catalog, explain, handlers, page, render, server
+from web import throttle as throttle_module
 from web.api import EMPTY_QUERY, create_api
 from web.queries import EMPTY_CATALOG
 
 ROOT = Path(__file__).resolve().parent.parent
 COVERS = ROOT / "assets" / "sample" / "covers"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+STRONG_TOKEN = "Zq3v9-Lk2pW7xR0tYb8NcE4mHs6JdA1uGf5oKiTy"  # 40 characters, ~200 bits by their statistics
+STRONG_PASSWORD = "violet-Harbor-93-quill-Ferns"
 
 
 def sample_books(catalog: Path) -> dict[str, dict[str, str]]:
@@ -294,8 +297,10 @@ def test_openapi_schema_describes_the_endpoints(http: httpx.Client) -> None:
 
 # -- who may use the app -------------------------------------------------------------------------
 def test_with_a_token_the_rest_api_wants_it(offline_folio: Folio) -> None:
-    client = TestClient(server.create_app(offline_folio, api_token="s3cret-token"))
-    for path in ("/api/search?q=tea", "/api/books/sample-001", "/api/books/sample-001/similar", "/covers/sample-001"):
+    app = server.create_app(offline_folio, api_token="s3cret-token")
+    paths = ("/api/search?q=tea", "/api/books/sample-001", "/api/books/sample-001/similar", "/covers/sample-001")
+    for number, path in enumerate(paths):
+        client = TestClient(app, client=(f"10.0.1.{number}", 5))  # each its own address: two failures each
         refused = client.get(path)
         assert refused.status_code == 401 and "Bearer" in refused.json()["detail"], path
         assert refused.headers["www-authenticate"] == "Bearer"
@@ -359,12 +364,57 @@ def test_a_malformed_login_is_refused(start_up: list[dict], capsys: pytest.Captu
 def test_a_public_host_with_a_login_and_a_token_is_served(
     start_up: list[dict], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("FOLIO_API_TOKEN", "s3cret-token")
-    assert folio_app.main(["--host", "0.0.0.0", "--port", "8123", "--auth", "reader:pw"]) == 0
+    monkeypatch.setenv("FOLIO_API_TOKEN", STRONG_TOKEN)
+    assert folio_app.main(["--host", "0.0.0.0", "--port", "8123", "--auth", f"reader:{STRONG_PASSWORD}"]) == 0
     (served,) = start_up
     assert served["host"] == "0.0.0.0" and served["port"] == 8123
     assert TestClient(served["app"]).get("/api/health").status_code == 401
     assert "login for the page: on; bearer token for the REST API: on" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("token", "password", "named"),
+    [(" ", STRONG_PASSWORD, "FOLIO_API_TOKEN has 0 characters"), ("x", STRONG_PASSWORD, "FOLIO_API_TOKEN has 1"),
+     ("s3cret-token", STRONG_PASSWORD, "FOLIO_API_TOKEN has 12"), ("a" * 64, STRONG_PASSWORD, "too predictable"),
+     ("ab" * 32, STRONG_PASSWORD, "too predictable"), (STRONG_TOKEN, "pw", "password has 2 characters")],
+)  # fmt: skip
+def test_a_public_host_refuses_weak_credentials_and_suggests_a_strong_token(
+    start_up: list[dict], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], token, password, named
+) -> None:
+    monkeypatch.setenv("FOLIO_API_TOKEN", token)
+    assert folio_app.main(["--host", "0.0.0.0", "--auth", f"reader:{password}"]) == 2
+    error = capsys.readouterr().err
+    assert "weak credentials" in error and named in error and start_up == []
+    suggested = re.search(r"FOLIO_API_TOKEN=(\S+) ", error).group(1)
+    assert len(suggested) >= 43 and not access.weakness(suggested, access.TOKEN_RULE)
+    assert folio_app.main(["--auth", f"reader:{password}"]) == 0  # loopback: the machine's own users only
+
+
+def test_repeated_wrong_tokens_and_logins_are_slowed_down(offline_folio: Folio) -> None:
+    client = TestClient(server.create_app(offline_folio, auth=("reader", STRONG_PASSWORD), api_token=STRONG_TOKEN))
+    wrong = {"Authorization": "Bearer wrong-guess"}
+    assert [client.get("/api/health", headers=wrong).status_code for _ in range(5)] == [401] * 5
+    blocked = client.get("/api/health", headers={"Authorization": f"Bearer {STRONG_TOKEN}"})
+    assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) >= 1  # even the right token waits
+    assert "too many failed" in blocked.json()["detail"]
+    assert client.post("/login", data={"username": "reader", "password": STRONG_PASSWORD}).status_code == 429
+
+    other = TestClient(server.create_app(offline_folio, auth=("reader", STRONG_PASSWORD)), client=("10.0.0.9", 5))
+    logins = [other.post("/login", data={"username": "reader", "password": f"guess{n}"}).status_code for n in range(6)]
+    assert logins == [400] * 5 + [429]
+    assert other.get("/").status_code == 200  # the page itself still loads
+
+
+def test_the_throttle_delay_doubles_and_expires() -> None:
+    now = [0.0]
+    throttle = throttle_module.FailureThrottle(app=None, allowed=3, window=60, base_delay=2, clock=lambda: now[0])
+    for _ in range(3):
+        throttle.record_failure("1.2.3.4")
+    assert throttle.wait("1.2.3.4") == 2 and throttle.wait("5.6.7.8") == 0
+    throttle.record_failure("1.2.3.4")
+    assert throttle.wait("1.2.3.4") == 4
+    now[0] = 5.0
+    assert throttle.wait("1.2.3.4") == 0
 
 
 def test_loopback_is_the_default_and_needs_no_login(start_up: list[dict]) -> None:

@@ -8,8 +8,17 @@ for the page (``FOLIO_AUTH=user:password`` or ``--auth``) and a bearer token for
 from __future__ import annotations
 
 import ipaddress
+import math
+import secrets
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+# What a secret must have on a public host: its length, and its strength estimated from its own
+# character statistics (length × Shannon entropy per character). secrets.token_urlsafe(32) gives
+# 43 characters and about 200 bits; 32 random hex digits about 110; " ", "x" or "aaaa…" nearly 0.
+TOKEN_RULE = (32, 96.0)  # (characters, estimated bits) for FOLIO_API_TOKEN
+PASSWORD_RULE = (16, 56.0)  # for the page's login password
 
 
 @dataclass(frozen=True)
@@ -42,15 +51,43 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def estimated_bits(secret: str) -> float:
+    """A secret's strength as its length times the Shannon entropy of its characters (0 for one repeated)."""
+    counts = Counter(secret)
+    return -sum(n * math.log2(n / len(secret)) for n in counts.values()) if secret else 0.0
+
+
+def weakness(secret: str, rule: tuple[int, float]) -> str:
+    """Why ``secret`` is too weak for a public host (empty when it is strong enough)."""
+    characters, bits = rule
+    if len(secret.strip()) < characters:
+        return f"has {len(secret.strip())} characters, fewer than {characters}"
+    if estimated_bits(secret) < bits:
+        return f"is too predictable (about {estimated_bits(secret):.0f} bits, fewer than {bits:.0f})"
+    return ""
+
+
 def exposure_problem(host: str, access: Access) -> str:
     """Why the app must not start on ``host`` with this access (empty when it may)."""
+    if is_loopback(host):
+        return ""
     missing = [
         *([] if access.auth else ["FOLIO_AUTH=user:password (or --auth) for the page"]),
         *([] if access.api_token else ["FOLIO_API_TOKEN=<a long random string> for the REST API"]),
     ]
-    if is_loopback(host) or not missing:
-        return ""
-    return (
-        f"refusing to serve on {host}: it is not a loopback address, so other machines could reach the app. "
-        f"Set {' and '.join(missing)}, or bind 127.0.0.1 (the default)."
-    )
+    if missing:
+        return (
+            f"refusing to serve on {host}: it is not a loopback address, so other machines could reach the app. "
+            f"Set {' and '.join(missing)}, or bind 127.0.0.1 (the default)."
+        )
+    weak = [
+        *([f"FOLIO_API_TOKEN {why}"] if (why := weakness(access.api_token or "", TOKEN_RULE)) else []),
+        *([f"the login's password {why}"] if access.auth and (why := weakness(access.auth[1], PASSWORD_RULE)) else []),
+    ]
+    if weak:
+        return (
+            f"refusing to serve on {host} with weak credentials: {'; '.join(weak)}. "
+            f"Use random ones, e.g. FOLIO_API_TOKEN={secrets.token_urlsafe(32)} "
+            f"(python -c 'import secrets; print(secrets.token_urlsafe(32))')."
+        )
+    return ""

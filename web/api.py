@@ -255,7 +255,7 @@ def api_router(folio: Folio, max_upload_bytes: int = MAX_UPLOAD_BYTES, api_token
     """The REST routes; with ``api_token``, each wants that bearer token."""
     guarded = [Depends(token_check(api_token))] if api_token else []
     router = APIRouter(dependencies=guarded)
-    auth_codes = (401,) if api_token else ()
+    auth_codes = (401, 429) if api_token else ()  # 429: web.throttle after repeated wrong tokens
     add_search_routes(router, folio, max_upload_bytes, auth_codes)
     add_book_routes(router, folio, auth_codes)
     add_health_route(router, folio, auth_codes)

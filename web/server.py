@@ -9,6 +9,7 @@ from multimodal.folio import Folio
 from web.api import MAX_UPLOAD_BYTES, create_api
 from web.catalog import SAMPLE_COVERS
 from web.page import CSS, build_ui
+from web.throttle import FailureThrottle
 
 
 def create_app(folio: Folio, auth: tuple[str, str] | None = None, api_token: str | None = None) -> FastAPI:
@@ -29,4 +30,5 @@ def create_app(folio: Folio, auth: tuple[str, str] | None = None, api_token: str
     # Gradio only checks that file inputs were really uploaded once an app has "launched"; a mounted
     # app never calls launch(), so without this a client could name any server file as an input.
     demo.has_launched = True
+    app.add_middleware(FailureThrottle)  # repeated wrong logins or tokens from one address: 429 for a while
     return app
