@@ -68,10 +68,12 @@ def machine_line() -> str:
     import torch
 
     one, five, fifteen = load_average()
-    bf16 = torch.cpu._is_avx512_bf16_supported()
+    from multimodal.devices import cpu_has_bf16
+
+    bf16 = cpu_has_bf16()
     return (
         f"{os.cpu_count()} CPUs, torch {torch.__version__} ({torch.get_num_threads()} threads), "
-        f"AVX-512 BF16 {bf16}; load average {one:.2f} {five:.2f} {fifteen:.2f}"
+        f"native bf16 {bf16}; load average {one:.2f} {five:.2f} {fifteen:.2f}"
     )
 
 
@@ -227,7 +229,7 @@ def settings_env(settings) -> dict[str, str]:
     """The same settings as FOLIO_* environment variables (for ``python app.py`` in a subprocess)."""
     names = ("profile", "data_dir", "device", "shortlist", "cross_score_top", "query_ocr", "precision")
     names += ("clip_model", "clip_pretrained", "cross_encoder")
-    return {f"FOLIO_{name.upper()}": str(getattr(settings, name)) for name in names}
+    return {f"FOLIO_{name.upper()}": str(value) for name in names if (value := getattr(settings, name)) is not None}
 
 
 # -- catalogs --------------------------------------------------------------------------------------
@@ -235,7 +237,7 @@ def seed_store(profile: str, bench_dir: Path = BENCH_DIR):
     """The real romance books ingested by the real ingest job (once per profile)."""
     from ingest.job import IngestJob, IngestOptions
     from ingest.readers import ColumnMap
-    from multimodal.folio import load_models
+    from multimodal.service import open_ingest
     from multimodal.store import BookStore
 
     folder = bench_dir / "stores" / f"{profile}-seed"
@@ -249,8 +251,7 @@ def seed_store(profile: str, bench_dir: Path = BENCH_DIR):
             writer = csv.DictWriter(stream, [*rows[0], "genre"])
             writer.writeheader()
             writer.writerows({**row, "genre": "romance"} for row in rows)
-        loaded = load_models(settings, for_search=False)
-        store = BookStore(settings, loaded.models.profile.name, loaded.models.identity)
+        backend = open_ingest(settings)
         options = IngestOptions(
             catalog=catalog,
             images_dir=ROMANCE,
@@ -261,9 +262,9 @@ def seed_store(profile: str, bench_dir: Path = BENCH_DIR):
             cache_dir=bench_dir / "cover-cache",
         )
         start = time.perf_counter()
-        summary = IngestJob(loaded.models, store, options).run()
+        summary = IngestJob(backend.models, backend.store, options).run()
         print(f"  seed store ({profile}): {summary.report().splitlines()[0]} in {time.perf_counter() - start:.0f}s")
-        done.write_text(json.dumps({"books": store.count(), "identity": loaded.models.identity}))
+        done.write_text(json.dumps({"books": backend.store.count(), "identity": backend.models.identity}))
     identity = json.loads(done.read_text())["identity"]
     return BookStore(settings, profile, identity)
 
@@ -283,7 +284,7 @@ class SyntheticBooks:
         self.covers, self.phashes = covers, phashes
 
     def make(self, index: int):
-        from multimodal.store import BookRecord
+        from multimodal.records import BookRecord
 
         rng = self.rng
         words = rng.choice(self.blurbs) + rng.choice(self.blurbs)

@@ -23,11 +23,13 @@ import torch
 
 from ingest.job import IngestJob, IngestOptions
 from ingest.readers import ColumnMap
+from multimodal.encoders import ClipEncoder
 from multimodal.images import load_image
-from multimodal.models import ClipEncoder, Models
+from multimodal.models import Models
 from multimodal.profiles import load_profile
+from multimodal.records import BookRecord
+from multimodal.service import open_ingest
 from multimodal.settings import Settings
-from multimodal.store import BookRecord, BookStore
 
 ROMANCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "romance-covers"
 
@@ -61,7 +63,7 @@ def job_seconds(encoder: ClipEncoder, rows: list[dict[str, str]], workers: int) 
             writer.writerows(rows)
         settings = Settings(profile="clip", data_dir=Path(folder) / "store")
         models = Models(load_profile("clip"), encoder, encoder, None, None)
-        store = BookStore(settings, "clip", models.identity)
+        store = open_ingest(settings, models=models).store
         options = IngestOptions(
             catalog=catalog,
             images_dir=ROMANCE,

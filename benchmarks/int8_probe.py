@@ -13,10 +13,8 @@ and cosine of image embeddings (64 covers). Folio does not offer int8: see docs/
 from __future__ import annotations
 
 import argparse
-import warnings
 
 import numpy as np
-import torch
 from bench_common import (
     BENCH_DIR,
     cover_path,
@@ -30,15 +28,11 @@ from bench_common import (
 from runtimes import alternate
 from scipy.stats import spearmanr
 
+from multimodal.devices import quantise_to_int8
+from multimodal.encoders import ClipEncoder
 from multimodal.images import load_image
-from multimodal.models import ClipEncoder, CrossScorer
-from multimodal.store import BookRecord
-
-
-def quantised(module: torch.nn.Module) -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the API is deprecated in this torch
-        torch.ao.quantization.quantize_dynamic(module, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
+from multimodal.records import BookRecord
+from multimodal.scorers import CrossScorer
 
 
 def main() -> None:
@@ -53,7 +47,7 @@ def main() -> None:
     cross = {
         name: CrossScorer(str(random_cross_encoder(BENCH_DIR)), "cpu", precision="fp32") for name in ("fp32", "int8")
     }
-    quantised(cross["int8"].model.model)
+    quantise_to_int8(cross["int8"].model.model)
     times = alternate(
         {name: lambda s=scorer: s.score(queries[0], documents[:32]) for name, scorer in cross.items()}, args.repeats
     )
@@ -66,7 +60,7 @@ def main() -> None:
 
     checkpoint = str(random_clip_checkpoint(BENCH_DIR))
     clip = {name: ClipEncoder("ViT-B-32", checkpoint, "cpu", precision="fp32") for name in ("fp32", "int8")}
-    quantised(clip["int8"].model.visual)
+    quantise_to_int8(clip["int8"].model.visual)
     pixels = [clip["fp32"].prepare(load_image(cover_path(row))) for row in rows[:64]]
     for label, batch in (("one cover", pixels[:1]), ("32 covers", pixels[:32])):
         times = alternate({n: lambda c=c, b=batch: c.encode_prepared(b) for n, c in clip.items()}, args.repeats)

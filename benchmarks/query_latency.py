@@ -42,9 +42,10 @@ from bench_common import (
     wait_for_quiet,
 )
 
-from multimodal.folio import Folio, load_models
+from multimodal import open_search
 from multimodal.images import load_image
-from multimodal.store import BookRecord
+from multimodal.records import BookRecord
+from multimodal.service import load_models
 
 STAGES = ("encode", "vector_search", "title_search", "merge", "cross_score", "total")
 
@@ -72,7 +73,7 @@ def measure(profile: str, sizes: list[int], queries: int, warmup: int, bench_dir
     folios, inputs, results = {}, {}, {}
     for size in sizes:
         start = time.perf_counter()
-        folios[size] = Folio(settings[size], loaded)
+        folios[size] = open_search(settings[size], models=models)
         open_ms = (time.perf_counter() - start) * 1000
         rows = romance_rows(min(size, 1431))
         texts = text_queries(rows, queries + warmup)

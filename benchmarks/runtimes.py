@@ -39,9 +39,10 @@ from bench_common import (
 )
 from scipy.stats import spearmanr
 
+from multimodal.encoders import ClipEncoder
 from multimodal.images import load_image
-from multimodal.models import ClipEncoder, CrossScorer
-from multimodal.store import BookRecord
+from multimodal.records import BookRecord
+from multimodal.scorers import CrossScorer
 
 PRECISIONS = ("fp32", "bf16")
 

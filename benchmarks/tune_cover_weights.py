@@ -6,7 +6,7 @@ For each catalog (the romance and genre covers of ../shared/data, already ingest
 stores — `python -m evaluation` does that), a seeded sample of books is photographed with
 ``--seed 2`` (the reported evaluation uses seed 1), each photo is searched once, and the signals of
 the cross-scored candidates are kept. Every weighting of the grid then re-orders the same
-candidates with ``multimodal.search.fuse``, and Recall@1 is printed for each catalog. The
+candidates with ``multimodal.fusion.fuse``, and Recall@1 is printed for each catalog. The
 weighting with the best worst-catalog Recall@1 is the one in ``multimodal/profiles/offline.json``.
 """
 
@@ -21,9 +21,9 @@ from bench_common import ROOT
 
 from evaluation.photos import cover_queries
 from evaluation.tasks import TaskContext
-from multimodal.folio import Folio
+from multimodal import open_search
+from multimodal.fusion import fuse
 from multimodal.profiles import load_profile
-from multimodal.search import fuse
 from multimodal.settings import Settings
 
 DATA = ROOT.parent / "shared" / "data"
@@ -61,8 +61,8 @@ class Searched:
 def search_photos(catalog: str, data_dir: Path, books: int, seed: int) -> list[Searched]:
     path, images_dir, _columns = CATALOGS[catalog]
     settings = Settings(profile="offline", data_dir=data_dir)
-    folio = Folio.open(settings)
-    records = list(folio.store.iter_records())
+    folio = open_search(settings)
+    records = folio.records()
     context = TaskContext(records, path, images_dir, settings, books, seed, allow_outside=True, progress=False)
     queries = cover_queries(context)
     searched = []

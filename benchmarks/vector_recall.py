@@ -38,7 +38,7 @@ from bench_common import (
     unit_vectors,
 )
 
-from multimodal.folio import load_models
+from multimodal import open_ingest
 from multimodal.images import load_image
 from multimodal.store import BookStore
 
@@ -56,7 +56,7 @@ def all_vectors(collection, page: int = 5000) -> tuple[list[str], np.ndarray]:
 
 
 def real_queries(settings, size: int, count: int) -> dict[str, np.ndarray]:
-    models = load_models(settings, for_search=False).models
+    models = open_ingest(settings).models
     rows = romance_rows(min(size, 1435))
     images = [load_image(cover_path(row)) for row in rows[:: max(1, len(rows) // count)][:count]]
     return {

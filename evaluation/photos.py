@@ -14,7 +14,6 @@ from evaluation.tasks import Query, TaskContext, book_seed, register, same_key_g
 from ingest.covers import CoverFetcher
 from multimodal.images import load_image
 from multimodal.photo import phone_photo
-from multimodal.store import BookRecord
 
 
 def cover_fetcher(context: TaskContext) -> CoverFetcher:
@@ -23,13 +22,9 @@ def cover_fetcher(context: TaskContext) -> CoverFetcher:
     return CoverFetcher(roots, context.settings.data_dir / "cover-cache", context.allow_outside)
 
 
-def has_cover(record: BookRecord) -> bool:
-    return bool(record.cover) and "blank-cover" not in record.flags
-
-
 @register("cover", "Cover identification (simulated phone photos)", shown=("R@1", "R@5", "MRR"), needs="covers")
 def cover_queries(context: TaskContext) -> list[Query]:
-    with_cover = [record for record in context.records if has_cover(record)]
+    with_cover = [record for record in context.records if record.has_cover]
     relevant = same_key_groups(with_cover, lambda record: record.phash or record.book_id)
     fetcher = cover_fetcher(context)
     return [

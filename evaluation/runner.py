@@ -32,9 +32,7 @@ from evaluation.tasks import SPLIT_SEEDS, TASKS, Query, Reference, TaskContext, 
 from ingest.covers import CoverError
 from ingest.job import IngestJob, IngestOptions
 from ingest.readers import FIELDS, CatalogRow, ColumnMap, read_catalog
-from multimodal.errors import FolioError
-from multimodal.folio import Folio
-from multimodal.settings import Settings
+from multimodal import Folio, FolioError, Settings, open_ingest, open_search
 
 EVERYTHING = 1_000_000  # ask for every candidate, so that ranks beyond the first page are known
 TOP_HITS_KEPT = 3  # per query, the first hits' scores are kept in the report (calibration reads them)
@@ -97,12 +95,13 @@ def run_queries(folio: Folio, queries: list[Query], reference: Reference | None,
 
 # -- the whole evaluation ---------------------------------------------------------------------
 def ensure_ingested(folio: Folio, options: EvalOptions) -> None:
-    if folio.store.count():
+    if folio.count():
         return
     print(f"the store is empty: ingesting {options.catalog} first", file=sys.stderr)
+    backend = open_ingest(folio.settings, models=folio.models)
     job = IngestJob(
-        folio.models,
-        folio.store,
+        backend.models,
+        backend.store,
         IngestOptions(
             catalog=options.catalog,
             images_dir=options.images_dir,
@@ -122,9 +121,9 @@ def evaluate(folio: Folio, options: EvalOptions) -> dict[str, Any]:
         raise ValueError(f"unknown task(s) {', '.join(unknown)}; tasks are {', '.join(TASKS)}")
     ensure_ingested(folio, options)
     ids = catalog_ids(options)
-    records = [book.record for book in folio.store.fetch(ids, with_vectors=False).values()]
+    records = list(folio.books(ids).values())
     if not records:
-        raise FolioError(f"none of the {len(ids)} books of {options.catalog} is in the store {folio.store.location}")
+        raise FolioError(f"none of the {len(ids)} books of {options.catalog} is in the store {folio.location}")
     context = TaskContext(
         records, options.catalog, options.images_dir, folio.settings, options.sample, options.seed,
         options.allow_outside, options.progress,
@@ -133,9 +132,9 @@ def evaluate(folio: Folio, options: EvalOptions) -> dict[str, Any]:
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "catalog": str(options.catalog),
         "profile": folio.profile,
-        "store": folio.store.location,
+        "store": folio.location,
         "catalog_books": len(ids),
-        "store_books": folio.store.count(),
+        "store_books": folio.count(),
         "seed": options.seed,
         "split": split_name(options.seed),
         "sample": options.sample,
@@ -213,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         if not args.catalog.exists():
             raise FolioError(f"catalog not found: {args.catalog}")
-        report = evaluate(Folio.open(Settings(**overrides)), options)
+        report = evaluate(open_search(Settings(**overrides), create=True), options)  # ingests an empty store
     except (FolioError, CoverError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -15,10 +15,7 @@ from pathlib import Path
 
 from ingest.job import IngestJob, IngestOptions
 from ingest.readers import FIELDS, ColumnMap
-from multimodal.errors import FolioError, StoreUnavailable
-from multimodal.folio import load_models
-from multimodal.settings import Settings
-from multimodal.store import BookStore
+from multimodal import FolioError, Settings, StoreUnavailable, open_ingest
 
 EXIT_STORE_UNREACHABLE = 4
 
@@ -38,10 +35,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="FIELD=COLUMN",
         help=f"use COLUMN for FIELD ({', '.join(FIELDS)}); COLUMN may be a template like 'img_{{ISBN}}.jpg'",
     )
-    parser.add_argument("--profile", choices=["auto", "clip", "offline"], help="model profile (FOLIO_PROFILE)")
+    parser.add_argument("--profile", help="model profile: auto or a profile's name (FOLIO_PROFILE)")
     parser.add_argument("--clip-model", help="open_clip model name (FOLIO_CLIP_MODEL)")
     parser.add_argument("--clip-pretrained", help="pretrained tag or local checkpoint file (FOLIO_CLIP_PRETRAINED)")
-    parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], help="model precision (FOLIO_PRECISION)")
+    precisions = ["auto", "fp32", "bf16", "int8"]
+    parser.add_argument("--precision", choices=precisions, help="model precision (FOLIO_PRECISION)")
     parser.add_argument("--data-dir", type=Path, help="where the embedded store lives (FOLIO_DATA_DIR)")
     parser.add_argument("--collection", help="collection name prefix (FOLIO_COLLECTION)")
     parser.add_argument("--chroma-host", help="use a Chroma server at this host (FOLIO_CHROMA_HOST)")
@@ -111,14 +109,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         if not args.catalog.exists():
             raise FolioError(f"catalog not found: {args.catalog}")
-        if args.rebuild:
-            BookStore.drop(settings)
-        loaded = load_models(settings, for_search=False)
-        if loaded.notice:
-            print(f"note: {loaded.notice}", file=sys.stderr)
-        store = BookStore(settings, loaded.models.profile.name, loaded.models.identity)
-        print(f"profile {loaded.models.profile.name}; store {store.location}", file=sys.stderr)
-        job = IngestJob(loaded.models, store, options)
+        backend = open_ingest(settings, rebuild=args.rebuild)
+        if backend.notice:
+            print(f"note: {backend.notice}", file=sys.stderr)
+        print(f"profile {backend.models.profile.name}; store {backend.store.location}", file=sys.stderr)
+        job = IngestJob(backend.models, backend.store, options)
         summary = job.run()
     except StoreUnavailable as error:
         report_unreachable(error, job, progress=not args.no_progress)

@@ -29,5 +29,28 @@ class StoreUnavailable(FolioError):
     """The store (a Chroma server) did not answer, even after retrying for a while."""
 
 
-class BookNotFound(FolioError):
-    """No book with this id is in the store."""
+class BookNotFound(FolioError, KeyError):
+    """No book with this id is in the store (a ``KeyError`` too, for code that catches that)."""
+
+    def __init__(self, book_id: str) -> None:
+        self.book_id = book_id
+        super().__init__(f"no book with id {book_id!r}")
+
+    def __str__(self) -> str:  # KeyError would quote the whole message
+        return self.args[0]
+
+
+class NoCover(FolioError, ValueError):
+    """The book has no usable cover to compare (a ``ValueError`` too, for code that catches that)."""
+
+    def __init__(self, book_id: str) -> None:
+        self.book_id = book_id
+        super().__init__(f"book {book_id!r} has no usable cover")
+
+
+class ProfileError(FolioError):
+    """A model profile (a JSON file) is unknown or does not describe a profile Folio can run."""
+
+
+class SignalError(FolioError):
+    """A profile weights a signal nobody registered, or a registered signal is weighted by no profile."""

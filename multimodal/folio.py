@@ -1,67 +1,42 @@
-"""The one obvious entry point: ``Folio.open()`` then ``folio.search(text=..., image=...)``."""
+"""The facade: what callers (the app, the REST API, evaluation, benchmarks) ask of Folio.
+
+``Folio.open()`` (or ``multimodal.service.open_search``) builds one; then ``folio.search(text=...,
+image=...)`` or ``folio.search(SearchRequest(...))``, ``folio.more_like(book_id, by="cover")``,
+``folio.book(book_id)``, ``folio.records(offset, limit, filters)``, ``folio.count()``,
+``folio.facets()``, ``folio.info()``. Callers never reach the store or the searcher behind it.
+"""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
-from dataclasses import dataclass
-
-from multimodal.errors import BookNotFound, WeightsUnavailable
-from multimodal.models import Models, create_models
-from multimodal.profiles import load_profile
-from multimodal.search import Searcher, SearchFilters, SearchResult
+from multimodal.errors import BookNotFound
+from multimodal.images import ImageSource
+from multimodal.models import Models
+from multimodal.records import BookRecord, CatalogFacets, SearchFilters, SearchRequest, SearchResult
+from multimodal.search import Searcher
 from multimodal.settings import Settings
-from multimodal.store import BookRecord, BookStore, StoreInfo, recorded_profile
+from multimodal.store import BookStore, StoreInfo
 
-log = logging.getLogger(__name__)
-
-
-@dataclass
-class LoadedModels:
-    models: Models
-    notice: str = ""  # why the profile in use is not the one asked for (shown as a banner)
-
-
-def load_models(settings: Settings, for_search: bool = True) -> LoadedModels:
-    """Build the models of the configured profile.
-
-    ``auto`` uses the profile that built the existing store; with no store it tries ``clip`` and
-    falls back to ``offline`` when CLIP or cross-encoder weights cannot be had.
-    """
-    if settings.profile != "auto":
-        return LoadedModels(create_models(load_profile(settings.profile), settings, for_search))
-    recorded = recorded_profile(settings)
-    if recorded:
-        return LoadedModels(create_models(load_profile(recorded), settings, for_search))
-    try:
-        return LoadedModels(create_models(load_profile("clip"), settings, for_search))
-    except WeightsUnavailable as error:
-        notice = (
-            f"Running the offline profile: {error.what} could not be loaded ({error.cause.splitlines()[0][:200]}). "
-            "Search uses cover text (OCR), MiniLM text embeddings and perceptual cover fingerprints. "
-            "To use CLIP, provide its weights: a local checkpoint file (FOLIO_CLIP_PRETRAINED=/path/to/file) "
-            "or a pre-filled Hugging Face cache (HF_HOME, HF_HUB_OFFLINE=1); then re-ingest with --rebuild "
-            "(README: Offline use)."
-        )
-        log.warning(notice)
-        return LoadedModels(create_models(load_profile("offline"), settings, for_search), notice)
+READ_PAGE = 1000  # books per store read when reading the whole catalog
 
 
 class Folio:
-    """Models, store and searcher, built once and shared by every query."""
+    """Models, store and searcher, built once (by ``multimodal.service``) and shared by every query."""
 
-    def __init__(self, settings: Settings, loaded: LoadedModels) -> None:
+    def __init__(self, settings: Settings, models: Models, store: BookStore, notice: str = "") -> None:
         self.settings = settings
-        self.models = loaded.models
-        self.notice = loaded.notice
-        self.store = BookStore(settings, self.models.profile.name, self.models.identity)
-        self.searcher = Searcher(self.models, self.store, settings)
+        self.models = models
+        self.notice = notice  # why the profile in use is not the one asked for (a banner), or ""
+        self.store = store
+        self.searcher = Searcher(models, store, settings)
         self.searcher.titles.warm()  # read every title now, not on the first query
 
     @classmethod
-    def open(cls, settings: Settings | None = None, **overrides: object) -> Folio:
-        settings = (settings or Settings()).model_copy(update=overrides) if overrides else (settings or Settings())
-        return cls(settings, load_models(settings))
+    def open(cls, settings: Settings | None = None, *, create: bool = False, **overrides: object) -> Folio:
+        """``multimodal.service.open_search`` with settings (default: FOLIO_* variables) and overrides."""
+        from multimodal.service import open_search
+
+        settings = settings or Settings()
+        return open_search(settings.model_copy(update=overrides) if overrides else settings, create=create)
 
     @property
     def profile(self) -> str:
@@ -69,15 +44,22 @@ class Folio:
 
     def search(
         self,
-        text: str = "",
-        image=None,
+        request: SearchRequest | str = "",
+        image: ImageSource | None = None,
         k: int | None = None,
         cross_score: bool = True,
         min_score: float | None = None,
         filters: SearchFilters | None = None,
+        *,
+        text: str = "",
     ) -> SearchResult:
-        """Search by text, by a cover image (path, bytes or PIL image), or both."""
-        return self.searcher.search(text, image, k, cross_score, min_score, filters)
+        """Search by words, a cover image (path, bytes or PIL image), or both.
+
+        ``folio.search(SearchRequest(text=..., image=...))`` or ``folio.search(text=..., image=...)``.
+        """
+        if not isinstance(request, SearchRequest):
+            request = SearchRequest(text or request, image, k, cross_score, min_score, filters or SearchFilters())
+        return self.searcher.search(request)
 
     def more_like(
         self,
@@ -88,23 +70,53 @@ class Folio:
         min_score: float | None = None,
         filters: SearchFilters | None = None,
     ) -> SearchResult:
-        """Books like a catalog book: ``by="cover"`` or ``by="description"``."""
-        return self.searcher.more_like(book_id, by, k, cross_score, min_score, filters)
+        """Books like a catalog book: ``by="cover"`` or ``by="description"``.
+
+        Raises BookNotFound for an unknown id, NoCover when ``by="cover"`` and the book has none.
+        """
+        request = SearchRequest(k=k, cross_score=cross_score, min_score=min_score, filters=filters or SearchFilters())
+        return self.searcher.more_like(book_id, by, request)
+
+    def book(self, book_id: str) -> BookRecord:
+        """The stored book of this id; BookNotFound when there is none."""
+        found = self.store.fetch([book_id], with_vectors=False).get(book_id)
+        if found is None:
+            raise BookNotFound(book_id)
+        return found.record
+
+    def books(self, book_ids: list[str]) -> dict[str, BookRecord]:
+        """The stored books among ``book_ids`` (unknown ids are left out)."""
+        return {book_id: book.record for book_id, book in self.store.fetch(book_ids, with_vectors=False).items()}
+
+    def records(
+        self, offset: int = 0, limit: int | None = None, filters: SearchFilters | None = None
+    ) -> list[BookRecord]:
+        """A page of the catalog in the store's order (a browsable catalog); ``limit=None``: all from ``offset``."""
+        if limit is not None:
+            return self.store.page(offset, limit, filters)
+        found: list[BookRecord] = []
+        while len(page := self.store.page(offset + len(found), READ_PAGE, filters)) == READ_PAGE:
+            found += page
+        return found + page
+
+    def count(self) -> int:
+        return self.store.count()
+
+    def facets(self) -> CatalogFacets:
+        """The catalog's size, genres and years (one pass over its records)."""
+        records = list(self.store.iter_records())
+        years = [record.year for record in records if record.year is not None]
+        return CatalogFacets(
+            books=len(records),
+            genres=sorted({record.genre for record in records if record.genre}),
+            year_min=min(years, default=None),
+            year_max=max(years, default=None),
+        )
 
     def info(self) -> StoreInfo:
         return self.store.info()
 
-    def count(self) -> int:
-        """How many books the store holds."""
-        return self.store.count()
-
-    def records(self) -> Iterator[BookRecord]:
-        """Every stored book's record, in pages."""
-        return self.store.iter_records()
-
-    def book(self, book_id: str) -> BookRecord:
-        """One stored book's record; raises BookNotFound."""
-        found = self.store.fetch([book_id], with_vectors=False).get(book_id)
-        if found is None:
-            raise BookNotFound(f"no book with id {book_id!r}")
-        return found.record
+    @property
+    def location(self) -> str:
+        """Where the store is (a folder or a Chroma server), for messages and reports."""
+        return self.store.location

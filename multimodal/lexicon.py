@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from rapidfuzz import fuzz, process, utils
 
-from multimodal.store import BookRecord
+from multimodal.records import BookRecord
 
 MIN_FUZZY_LENGTH = 4  # shorter words ("a", "of", "the", "ann") must match exactly
 MIN_WORD_SIMILARITY = 0.75  # below this two words are not the same word misspelt

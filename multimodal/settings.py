@@ -7,34 +7,40 @@ the command-line tools map their flags onto the same fields.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-ProfileName = Literal["auto", "clip", "offline"]
+from multimodal.profiles import list_profiles
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FOLIO_", extra="ignore")
 
-    # Which model profile to use: see multimodal/profiles/*.json. "auto" uses the profile
-    # that built an existing store, else tries "clip" and falls back to "offline".
-    profile: ProfileName = "auto"
+    # Which model profile to use: a profile JSON's name (multimodal/profiles/*.json, plus the files and
+    # folders in profile_paths). "auto" uses the profile that built an existing store, else tries "clip"
+    # and falls back to "offline".
+    profile: str = "auto"
+    # More profile JSON files or folders of them (FOLIO_PROFILE_PATHS: separated by ":" like PATH).
+    profile_paths: Annotated[list[Path], NoDecode] = Field(default_factory=list)
 
-    # CLIP (profile "clip"): an open_clip model name and a pretrained tag or a local checkpoint file.
-    clip_model: str = "ViT-B-32"
-    clip_pretrained: str = "laion2b_s34b_b79k"
+    # Overrides of the models the profile names (None: the profile's own).
+    # CLIP: an open_clip model name, and a pretrained tag or a local checkpoint file.
+    clip_model: str | None = None
+    clip_pretrained: str | None = None
     # Optional: an open_clip architecture JSON (like open_clip's model_configs/*.json) to register;
     # its file name (without .json) is then a valid clip_model.
     clip_model_config: Path | None = None
-    # Cross-encoder (profile "clip"): a Hugging Face model name or a local directory.
-    cross_encoder: str = "cross-encoder/ms-marco-MiniLM-L-6-v2"
+    # The cross-encoder of a profile that has one: a Hugging Face model name or a local directory.
+    cross_encoder: str | None = None
     device: str = "auto"
-    # Numeric precision of the CLIP towers and the cross-encoder: "auto" (bf16 on CPUs with native
-    # bf16 units, else fp32), "fp32" or "bf16". Stored vectors stay compatible across precisions.
-    # "int8": the CLIP image tower in int8 (for CPUs without bf16), everything else fp32.
+    # Numeric precision of the CLIP towers: "auto" (bf16 on CPUs with native bf16 units, else fp32),
+    # "fp32" or "bf16"; "int8": the CLIP image tower in int8 (for CPUs without bf16). The cross-encoder
+    # runs in fp32 unless this is "bf16" (its bf16 ranks are not shown to agree: docs/performance.md).
+    # Stored vectors stay compatible across precisions.
     precision: Literal["auto", "fp32", "bf16", "int8"] = "auto"
 
     # Store: an embedded Chroma database under data_dir, or a Chroma server when chroma_host is set.
@@ -64,6 +70,21 @@ class Settings(BaseSettings):
     # App.
     host: str = "127.0.0.1"
     port: int = 7860
+
+    @field_validator("profile_paths", mode="before")
+    @classmethod
+    def split_paths(cls, value: Any) -> Any:
+        """FOLIO_PROFILE_PATHS=a.json:more-profiles/ — a PATH-like list."""
+        if isinstance(value, str):
+            return [part for part in value.split(os.pathsep) if part]
+        return value
+
+    @model_validator(mode="after")
+    def known_profile(self) -> Settings:
+        known = list_profiles(self.profile_paths)
+        if self.profile != "auto" and self.profile not in known:
+            raise ValueError(f"unknown profile {self.profile!r}; known profiles: auto, {', '.join(known)}")
+        return self
 
     @property
     def chroma_path(self) -> Path:

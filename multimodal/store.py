@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
@@ -30,6 +30,7 @@ import numpy as np
 from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception, stop_after_delay, wait_exponential
 
 from multimodal.errors import StoreMismatch, StoreUnavailable
+from multimodal.records import BookRecord, SearchFilters, fold
 from multimodal.settings import Settings
 
 SCHEMA_VERSION = 1
@@ -113,69 +114,6 @@ def retrying(call: Callable[..., T], *args: Any, policy: RetryPolicy, location: 
 
 
 @dataclass
-class BookRecord:
-    """One book as it is stored: what crosses from ingest to the store."""
-
-    book_id: str
-    title: str
-    author: str = ""
-    description: str = ""
-    year: int | None = None
-    genre: str = ""
-    isbn: str = ""
-    cover: str = ""
-    content_hash: str = ""
-    phash: str = ""
-    cover_text: str = ""
-    flags: list[str] = field(default_factory=list)
-
-    @property
-    def document(self) -> str:
-        """The book text that is embedded and cross-scored."""
-        head = self.title + (f" by {self.author}" if self.author else "")
-        parts = [head, self.genre.capitalize() if self.genre else "", self.description, self.cover_text]
-        return ". ".join(part.strip().rstrip(".") for part in parts if part.strip()) + "."
-
-    def metadata(self) -> dict[str, Any]:
-        values = {
-            "title": self.title,
-            "author": self.author,
-            "year": self.year,
-            "genre": self.genre,
-            "isbn": self.isbn,
-            "cover": self.cover,
-            "content_hash": self.content_hash,
-            "phash": self.phash,
-            "cover_text": self.cover_text,
-            "flags": ",".join(self.flags),
-            "description": self.description,
-        }
-        return {key: value for key, value in values.items() if value not in (None, "")}
-
-    def filter_metadata(self) -> dict[str, Any]:
-        """The fields search filters use, kept on the cover records too."""
-        keys = ("title", "author", "year", "genre")
-        return {key: value for key, value in self.metadata().items() if key in keys}
-
-    @classmethod
-    def from_metadata(cls, book_id: str, metadata: dict[str, Any]) -> BookRecord:
-        return cls(
-            book_id=book_id,
-            title=str(metadata.get("title", "")),
-            author=str(metadata.get("author", "")),
-            description=str(metadata.get("description", "")),
-            year=metadata.get("year"),
-            genre=str(metadata.get("genre", "")),
-            isbn=str(metadata.get("isbn", "")),
-            cover=str(metadata.get("cover", "")),
-            content_hash=str(metadata.get("content_hash", "")),
-            phash=str(metadata.get("phash", "")),
-            cover_text=str(metadata.get("cover_text", "")),
-            flags=[flag for flag in str(metadata.get("flags", "")).split(",") if flag],
-        )
-
-
-@dataclass
 class StoredBook:
     record: BookRecord
     text_vector: np.ndarray | None
@@ -214,12 +152,20 @@ def make_client(settings: Settings, retry: RetryPolicy | None = None):
     return chromadb.PersistentClient(path=str(settings.chroma_path))
 
 
-def recorded_profile(settings: Settings) -> str | None:
-    """The profile that built the store in settings, or None when there is no store yet."""
-    if not settings.uses_server and not settings.chroma_path.exists():
+def store_exists(settings: Settings) -> bool:
+    """False only for an embedded store whose folder is not there (a server is asked when opened)."""
+    return settings.uses_server or settings.chroma_path.exists()
+
+
+def recorded_profile(settings: Settings, client: Any = None) -> str | None:
+    """The profile that built the store in settings, or None when there is no store yet.
+
+    Pass the ``client`` the store will be opened with, so that reading the profile opens no other one.
+    """
+    if client is None and not store_exists(settings):
         return None
     policy = RetryPolicy.for_settings(settings)
-    client = make_client(settings, policy)
+    client = client or make_client(settings, policy)
     try:
         collection = retrying(
             client.get_collection,
@@ -235,6 +181,26 @@ def recorded_profile(settings: Settings) -> str | None:
     return (collection.metadata or {}).get("folio_profile")
 
 
+def filters_where(filters: SearchFilters, folded: bool) -> dict[str, Any] | None:
+    """The Chroma ``where`` clause of search filters.
+
+    ``folded``: the store's records carry case-folded genre/author copies (stores created since they
+    were added), so the match is case-insensitive; an older store matches them exactly.
+    """
+    clauses: list[dict[str, Any]] = []
+    for name in SearchFilters.FOLDED:
+        value = getattr(filters, name)
+        if value:
+            clauses.append({f"{name}_folded": fold(value)} if folded else {name: value})
+    if filters.year_min is not None:
+        clauses.append({"year": {"$gte": filters.year_min}})
+    if filters.year_max is not None:
+        clauses.append({"year": {"$lte": filters.year_max}})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
 class BookStore:
     def __init__(
         self, settings: Settings, profile: str, identity: str, client: Any = None, retry: RetryPolicy | None = None
@@ -247,6 +213,7 @@ class BookStore:
         self.client = client or make_client(settings, self.retry)
         self.texts = self._open(f"{settings.collection}_texts")
         self.covers = self._open(f"{settings.collection}_covers")
+        self.folded_filters = bool((self.texts.metadata or {}).get("folio_folded_filters"))
         self.max_batch = self._call("reading the batch size", self.client.get_max_batch_size)
 
     def _call(self, what: str, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -286,6 +253,7 @@ class BookStore:
                     "folio_schema": SCHEMA_VERSION,
                     "folio_profile": self.profile,
                     "folio_identity": self.identity,
+                    "folio_folded_filters": True,  # records carry genre_folded/author_folded
                 },
                 embedding_function=None,
             )
@@ -314,10 +282,10 @@ class BookStore:
         )
 
     @staticmethod
-    def drop(settings: Settings) -> None:
+    def drop(settings: Settings, client: Any = None) -> None:
         """Delete this store's collections (used by ``ingest --rebuild``)."""
         policy = RetryPolicy.for_settings(settings)
-        client = make_client(settings, policy)
+        client = client or make_client(settings, policy)
         for suffix in ("_texts", "_covers"):
             name = f"{settings.collection}{suffix}"
             try:
@@ -404,6 +372,20 @@ class BookStore:
             if len(got["ids"]) < page:
                 return
             offset += page
+
+    def where(self, filters: SearchFilters) -> dict[str, Any] | None:
+        return filters_where(filters, self.folded_filters)
+
+    def page(self, offset: int, limit: int, filters: SearchFilters | None = None) -> list[BookRecord]:
+        """Up to ``limit`` books from ``offset`` on, in the store's order, that pass ``filters``."""
+        where = self.where(filters) if filters else None
+        got = self._call(
+            "reading books", self.texts.get, include=["metadatas"], limit=limit, offset=offset, where=where
+        )
+        return [
+            BookRecord.from_metadata(book_id, metadata or {})
+            for book_id, metadata in zip(got["ids"], got["metadatas"], strict=True)
+        ]
 
     def count(self) -> int:
         return self._call("counting books", self.texts.count)

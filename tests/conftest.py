@@ -13,9 +13,7 @@ from pathlib import Path
 import pytest
 
 from ingest.job import IngestJob, IngestOptions
-from multimodal.folio import Folio, load_models
-from multimodal.settings import Settings
-from multimodal.store import BookStore
+from multimodal import Folio, Settings, open_ingest
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_CATALOG = ROOT / "assets" / "sample" / "catalog.csv"
@@ -100,9 +98,8 @@ def clip_settings_factory(tiny_clip_checkpoint: Path, tiny_cross_encoder: Path):
 
 
 def ingest(settings: Settings, catalog: Path, **options: object):
-    loaded = load_models(settings, for_search=False)
-    store = BookStore(settings, loaded.models.profile.name, loaded.models.identity)
-    job = IngestJob(loaded.models, store, IngestOptions(catalog=catalog, progress=False, **options))
+    backend = open_ingest(settings)
+    job = IngestJob(backend.models, backend.store, IngestOptions(catalog=catalog, progress=False, **options))
     return job.run()
 
 

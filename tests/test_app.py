@@ -31,9 +31,10 @@ from PIL import Image
 
 import app as folio_app
 from ingest.job import IngestJob, IngestOptions
-from multimodal import folio as folio_module
+from multimodal import service
 from multimodal.errors import StoreUnavailable
-from multimodal.folio import Folio, LoadedModels
+from multimodal.folio import Folio
+from multimodal.service import LoadedModels, open_search
 from multimodal.settings import Settings
 from multimodal.store import BookStore
 from web import access, catalog, explain, handlers, page, render, server
@@ -107,7 +108,7 @@ def coverless_folio(offline_folio: Folio, tmp_path_factory: pytest.TempPathFacto
     store = BookStore(settings, models.profile.name, models.identity)
     options = IngestOptions(catalog=catalog, progress=False, cache_dir=folder / "cache")
     assert IngestJob(models, store, options).run().ingested == 2
-    return Folio(settings, LoadedModels(models))
+    return open_search(settings, models=models)
 
 
 @pytest.fixture(scope="module")
@@ -516,7 +517,7 @@ def test_catalog_facts_and_examples(offline_folio: Folio) -> None:
 
 
 def test_empty_catalog_is_served_with_a_message(offline_folio: Folio, tmp_path: Path) -> None:
-    empty = Folio(Settings(profile="offline", data_dir=tmp_path), LoadedModels(offline_folio.models))
+    empty = open_search(Settings(profile="offline", data_dir=tmp_path), create=True, models=offline_folio.models)
     demo = page.build_ui(empty)
     texts = [block.value for block in demo.blocks.values() if isinstance(block, gr.Markdown)]
     assert any(EMPTY_CATALOG in (text or "") for text in texts)
@@ -543,7 +544,7 @@ def test_start_up_errors_exit_2_without_a_traceback(
     client.create_collection(
         "books_texts", metadata={"folio_schema": 1, "folio_identity": "other", "folio_profile": "x"}
     )
-    monkeypatch.setattr(folio_module, "load_models", lambda settings: LoadedModels(offline_folio.models))
+    monkeypatch.setattr(service, "load_models", lambda settings, **_: LoadedModels(offline_folio.models))
     assert folio_app.main(["--profile", "offline", "--data-dir", str(tmp_path)]) == 2
     error = capsys.readouterr().err
     assert error.startswith("folio: ") and "was built by profile 'x'" in error and "Traceback" not in error

@@ -300,7 +300,7 @@ def hostile_url(offline_folio: Folio, tmp_path_factory: pytest.TempPathFactory) 
     import shutil
 
     from ingest.job import IngestJob, IngestOptions
-    from multimodal.folio import LoadedModels
+    from multimodal.service import open_search
     from multimodal.settings import Settings
     from multimodal.store import BookStore
 
@@ -318,7 +318,7 @@ def hostile_url(offline_folio: Folio, tmp_path_factory: pytest.TempPathFactory) 
     store = BookStore(settings, models.profile.name, models.identity)
     options = IngestOptions(catalog=folder / "catalog.csv", progress=False, cache_dir=folder / "cache")
     assert IngestJob(models, store, options).run().ingested == len(HOSTILE_BOOKS)
-    with serve(create_app(Folio(settings, LoadedModels(models)))) as url:
+    with serve(create_app(open_search(settings, models=models))) as url:
         yield url
 
 

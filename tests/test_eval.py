@@ -78,7 +78,7 @@ def small_romance_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def photo_of(folio: Folio, outcome: dict) -> bytes:
     """The photo the evaluation took of a book's cover (same seed, same bytes)."""
-    record = folio.store.fetch([outcome["book_id"]], with_vectors=False)[outcome["book_id"]].record
+    record = folio.book(outcome["book_id"])
     return phone_photo(load_image(record.cover), book_seed(0, outcome["book_id"]))
 
 
@@ -86,7 +86,7 @@ def photo_of(folio: Folio, outcome: dict) -> bytes:
 @pytest.mark.slow
 def test_eval_on_real_covers_finds_the_photographed_and_the_typed_book(small_romance_catalog: Path, tmp_path: Path):
     settings = Settings(profile="offline", data_dir=tmp_path / "store")
-    folio = Folio.open(settings)
+    folio = Folio.open(settings, create=True)
     options = EvalOptions(
         catalog=small_romance_catalog,
         columns=ColumnMap(ROMANCE_COLUMNS),

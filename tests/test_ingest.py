@@ -18,7 +18,7 @@ from conftest import ROOT, SAMPLE_CATALOG, SHARED_DATA, needs_shared_data
 from PIL import Image, ImageDraw
 
 from ingest.job import IngestJob, IngestOptions, shard_of
-from multimodal.folio import LoadedModels, load_models
+from multimodal.service import LoadedModels, load_models
 from multimodal.settings import Settings
 from multimodal.store import BookStore
 
@@ -115,15 +115,15 @@ def test_bad_rows_are_reported_and_the_rest_lands(offline_models, tmp_path):
 
 
 def test_blank_cover_book_is_searchable_by_text(offline_models, tmp_path):
-    from multimodal.search import Searcher
+    from multimodal import open_search
 
     rows = good_rows(tmp_path, 3)
     Image.new("RGB", (2, 2)).save(tmp_path / "dot.gif")
     rows.append({"id": "plain", "title": "The Plain Wrapper", "description": "Parcels in fog.", "cover": "dot.gif"})
-    summary, store = run(offline_models, tmp_path / "store", write_catalog(tmp_path, rows))
+    summary, _ = run(offline_models, tmp_path / "store", write_catalog(tmp_path, rows))
     assert summary.flagged[0].reason.startswith("placeholder")
     settings = Settings(profile="offline", data_dir=tmp_path / "store")
-    hits = Searcher(offline_models.models, store, settings).search(text="the plain wrapper").hits
+    hits = open_search(settings, models=offline_models.models).search(text="the plain wrapper").hits
     assert hits[0].book_id == "plain" and hits[0].flags == ["blank-cover"]
 
 

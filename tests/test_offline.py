@@ -8,10 +8,10 @@ import pytest
 from conftest import SAMPLE_CATALOG
 from PIL import Image
 
-import multimodal.models
+import multimodal.devices
 from multimodal import Folio, Settings
-from multimodal.folio import load_models
 from multimodal.photo import phone_photo
+from multimodal.service import load_models
 
 COVERS = SAMPLE_CATALOG.parent / "covers"
 
@@ -21,7 +21,7 @@ def no_hub(monkeypatch, tmp_path):
     """No model hub and an empty hub cache, whatever the machine running the tests has."""
     import huggingface_hub.constants
 
-    monkeypatch.setattr(multimodal.models, "hub_reachable", lambda timeout=3.0: False)
+    monkeypatch.setattr(multimodal.devices, "hub_reachable", lambda timeout=3.0: False)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "empty-hub-cache"))
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
 

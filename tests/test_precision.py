@@ -6,17 +6,19 @@ import numpy as np
 import pytest
 from conftest import SAMPLE_CATALOG, TINY_CLIP_CONFIG
 
-from multimodal.models import ClipEncoder, CrossScorer, resolve_precision
-from multimodal.store import BookRecord
+from multimodal.devices import resolve_precision
+from multimodal.encoders import ClipEncoder
+from multimodal.records import BookRecord
+from multimodal.scorers import CrossScorer
 
 
 def test_auto_precision_follows_the_cpu(monkeypatch):
-    import multimodal.models as models
+    import multimodal.devices as devices
 
-    monkeypatch.setattr(models, "cpu_has_bf16", lambda: True)
+    monkeypatch.setattr(devices, "cpu_has_bf16", lambda: True)
     assert resolve_precision("auto", "cpu") == "bf16"
     assert resolve_precision("auto", "cuda") == "fp32"
-    monkeypatch.setattr(models, "cpu_has_bf16", lambda: False)
+    monkeypatch.setattr(devices, "cpu_has_bf16", lambda: False)
     assert resolve_precision("auto", "cpu") == "fp32"
     assert resolve_precision("bf16", "cpu") == "bf16"
     with pytest.raises(ValueError, match="precision"):
@@ -51,9 +53,9 @@ def test_bf16_cross_encoder_ranks_like_fp32(tiny_cross_encoder):
 
 
 def test_auto_keeps_the_cross_encoder_in_fp32_until_its_agreement_is_shown(tiny_cross_encoder, monkeypatch):
-    import multimodal.models as models
+    import multimodal.devices as devices
 
-    monkeypatch.setattr(models, "cpu_has_bf16", lambda: True)
+    monkeypatch.setattr(devices, "cpu_has_bf16", lambda: True)
     assert CrossScorer(str(tiny_cross_encoder), "cpu", precision="auto").precision == "fp32"
     assert CrossScorer(str(tiny_cross_encoder), "cpu", precision="bf16").precision == "bf16"
 

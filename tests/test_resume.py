@@ -23,7 +23,7 @@ from PIL import Image, ImageDraw
 
 from ingest.job import IngestJob, IngestOptions, IngestSummary
 from multimodal.chroma_server import ChromaServer
-from multimodal.folio import LoadedModels, load_models
+from multimodal.service import LoadedModels, load_models
 from multimodal.settings import Settings
 from multimodal.store import BookStore
 

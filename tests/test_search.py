@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from conftest import ROOT, SAMPLE_CATALOG, ingest
 
-from multimodal import Folio, SearchFilters, StoreMismatch
-from multimodal.store import BookRecord
+from multimodal import Folio, SearchFilters, StoreMismatch, open_ingest
+from multimodal.records import BookRecord
 
 COVERS = SAMPLE_CATALOG.parent / "covers"
 
@@ -78,7 +78,8 @@ def test_every_candidate_gets_its_exact_similarity_on_every_channel(clip_folio: 
     result = clip_folio.search(query, k=100, cross_score=False, min_score=0.0)
     assert result.candidates > clip_folio.settings.shortlist  # the channels returned different books
     vector = clip_folio.models.text_encoder.encode_texts([query])[0]
-    stored = clip_folio.store.fetch([hit.book_id for hit in result.hits])
+    store = open_ingest(clip_folio.settings, models=clip_folio.models).store  # the vectors as stored
+    stored = store.fetch([hit.book_id for hit in result.hits])
     for hit in result.hits:
         book = stored[hit.book_id]
         assert hit.signals["text_vs_text"] == pytest.approx(float(np.dot(vector, book.text_vector)), abs=1e-3)
@@ -117,10 +118,10 @@ def test_empty_query_returns_nothing(clip_folio: Folio):
 
 
 def test_reingest_changes_nothing(clip_folio: Folio, sample_catalog):
-    before = clip_folio.store.count()
+    before = clip_folio.count()
     summary = ingest(clip_folio.settings, sample_catalog)
     assert (summary.ingested, summary.updated, summary.unchanged) == (0, 0, 64)
-    assert clip_folio.store.count() == before == 64
+    assert clip_folio.count() == before == 64
 
 
 def test_store_survives_a_process_restart(clip_folio: Folio):

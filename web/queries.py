@@ -99,7 +99,7 @@ def no_hits_advice(folio: Folio, filters: SearchFilters, min_score: float | None
     tips = []
     if min_score:
         tips.append(f"lower the minimum score (now {min_score:.2f})")
-    if filters.where() is not None:
+    if filters:  # any filter set
         tips.append("widen or clear the genre and year filters")
     tips.append("use fewer or different words (a title, an author, or what the book is about)")
     if not typed:

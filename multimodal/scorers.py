@@ -1,0 +1,106 @@
+"""Query-time models: the cross-encoder that scores (query, book text) pairs, and the OCR that reads covers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from multimodal import devices
+from multimodal.devices import HUB_HELP, Precision, pick_device, resolve_precision, torch_dtype
+from multimodal.errors import WeightsUnavailable
+
+
+class CrossScorer:
+    """A sentence-transformers CrossEncoder that scores (query, book text) pairs in [0, 1].
+
+    Pairs go through the model in small batches: sentence-transformers sorts them by length, so a
+    batch of 8 is padded to its own longest blurb instead of the longest of all 32. On this 2-core
+    CPU (ms-marco-MiniLM-L-6 architecture, 32 real blurbs) that took cross-scoring from 512 ms at
+    batch 32 to 300 ms at batch 8 in fp32, and from 246 to 168 ms in bf16.
+    """
+
+    def __init__(
+        self, name_or_dir: str, device: str = "auto", batch_size: int = 8, precision: Precision = "fp32"
+    ) -> None:
+        from sentence_transformers import CrossEncoder
+
+        if not Path(name_or_dir).is_dir() and not devices.hub_reachable():
+            devices.use_hub_cache_only()
+        try:
+            self.model = CrossEncoder(name_or_dir, device=pick_device(device))
+        except Exception as error:
+            raise WeightsUnavailable(
+                f"cross-encoder {name_or_dir}",
+                f"{type(error).__name__}: {error}",
+                HUB_HELP.format(local_hint="FOLIO_CROSS_ENCODER=/path/to/model-directory (or --cross-encoder);"),
+            ) from error
+        # ``auto`` keeps the cross-encoder in fp32: bf16 is ×1.6-1.8 faster here, but its score ranks agreed
+        # with fp32 at Spearman 0.97 on the random-weight model (target 0.99; docs/performance.md §4), and
+        # no trained cross-encoder could be measured. ``precision="bf16"`` (FOLIO_PRECISION=bf16) opts in.
+        # int8 is for the CLIP image tower only (its ranks did not agree here), so it leaves this model in fp32.
+        self.precision = "fp32" if precision in ("auto", "int8") else resolve_precision(precision, pick_device(device))
+        self.model.model.to(torch_dtype(self.precision))
+        self.batch_size = batch_size
+        self.identity = f"cross_encoder:{name_or_dir}"
+
+    def score(self, query: str, documents: Sequence[str]) -> np.ndarray:
+        return self.score_pairs([(query, document) for document in documents])
+
+    def score_pairs(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+        """Scores of (query, book text) pairs, which may come from different queries."""
+        if not pairs:
+            return np.zeros(0, np.float32)
+        import torch
+
+        logits = self.model.predict(
+            list(pairs),
+            batch_size=self.batch_size,
+            activation_fn=torch.nn.Identity(),
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        logits = np.asarray(logits, dtype=np.float32)
+        if logits.ndim == 2:  # a model with several labels: use the last ("relevant") one
+            logits = logits[:, -1]
+        return 1.0 / (1.0 + np.exp(-logits))
+
+
+class CoverReader:
+    """Reads the text printed on a cover with PP-OCR (rapidocr; its ONNX weights ship in the wheel).
+
+    A cover's title and author are its largest print, so a photo is read small: it is shrunk to
+    ``max_side`` pixels and text detection runs at that size (rapidocr's default instead enlarges
+    an image until its shorter side is 736 px, which costs about four times as much). The 180°
+    text-direction classifier is skipped: a photo of a cover is upright within a few degrees. Lines
+    are recognised one at a time, so that one wide line does not pad a whole batch to its width.
+    """
+
+    identity = "rapidocr:pp-ocr"
+
+    def __init__(self, min_confidence: float = 0.5, max_side: int = 512) -> None:
+        from rapidocr import RapidOCR
+
+        self.engine = RapidOCR(
+            params={
+                "Global.use_cls": False,
+                "Det.limit_type": "max",
+                "Det.limit_side_len": max_side,
+                "Rec.rec_batch_num": 1,
+            }
+        )
+        logging.getLogger("RapidOCR").setLevel(logging.ERROR)  # it logs every model file, and blank covers
+        self.min_confidence = min_confidence
+        self.max_side = max_side
+
+    def read(self, image: Image.Image) -> str:
+        if max(image.size) > self.max_side:  # a phone photo: OCR cost grows with pixels, accuracy does not
+            image = image.copy()
+            image.thumbnail((self.max_side, self.max_side), Image.BILINEAR)
+        result = self.engine(image)
+        texts = getattr(result, "txts", None) or ()
+        scores = getattr(result, "scores", None) or ()
+        return " ".join(text for text, score in zip(texts, scores, strict=False) if score >= self.min_confidence)

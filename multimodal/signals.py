@@ -1,0 +1,212 @@
+"""The signals search weighs: one registry, read by search, by profile loading and by the page.
+
+A signal is one number comparing the query with a candidate book, about in [0, 1]. Each declares
+
+- ``name``: the key in a profile's weights and in ``Hit.signals``;
+- ``stage``: 1 for a vector channel (stage 1 shortlists with it, stage 2 still weighs it), 2 for a
+  pair signal scored on the shortlist only;
+- ``group`` and ``compares``: what it compares, in plain words (the page's "why this result");
+- ``threshold``: at or above it the signal counts as a match (signals live on different scales).
+
+Adding a stage-2 signal is one registration plus a weight in a profile: a *pair scorer* is a function
+of (query, candidate books) → one float per book, or ``None`` when the signal does not apply to this
+query (no image, no words). ``@pair_signal`` registers the simpler one-book form::
+
+    @pair_signal("year_match", group="description", compares="the year you typed vs the book's year")
+    def year_match(query: EncodedQuery, book: BookRecord) -> float | None:
+        ...
+
+and ``"year_match": 0.5`` in a profile's ``stage2_weights`` makes it count. Profiles are checked
+against this registry when they load (``validate_weights``): a weight for an unknown signal, a
+stage-2 signal in stage-1 weights, or a registered signal that no profile weighs is an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from multimodal.errors import SignalError
+from multimodal.fingerprint import phash_similarity
+from multimodal.lexicon import title_match
+from multimodal.records import BookRecord
+
+Collection = Literal["texts", "covers"]
+Group = Literal["title/author", "cover text", "visual", "description"]
+GROUP_ORDER: tuple[Group, ...] = ("title/author", "cover text", "visual", "description")
+
+
+@dataclass
+class EncodedQuery:
+    """What a query brings to the signals: its words and picture, encoded, and the query-time scorers."""
+
+    text: str
+    text_vector: np.ndarray | None = None
+    image_vector: np.ndarray | None = None
+    image_phash: str = ""
+    cover_text: str = ""  # what OCR read on the query image
+    cover_text_vector: np.ndarray | None = None
+    # The cross-encoder (or None): scores (query text, book text) pairs, possibly shared with other queries.
+    score_pairs: Callable[[list[tuple[str, str]]], Sequence[float]] | None = None
+
+
+@dataclass(frozen=True)
+class VectorChannel:
+    """A stage-1 signal's search: which query vector is compared with which stored vectors."""
+
+    query_vector: str  # an EncodedQuery field
+    collection: Collection
+    cross_modal: bool = False  # text vs picture: only when the profile embeds both in one space
+
+
+@dataclass(frozen=True)
+class Signal:
+    name: str
+    stage: Literal[1, 2]
+    group: Group
+    compares: str
+    threshold: float
+    channel: VectorChannel | None = None  # stage 1 only
+
+    def matched(self, value: float) -> bool:
+        return value >= self.threshold
+
+
+PairScorer = Callable[[EncodedQuery, Sequence[BookRecord]], Sequence[float | None] | None]
+
+SIGNALS: dict[str, Signal] = {}
+PAIR_SCORERS: dict[str, PairScorer] = {}
+
+
+def register(signal: Signal, scorer: PairScorer | None = None) -> Signal:
+    """Add a signal: stage 1 with its vector channel, stage 2 with its pair scorer."""
+    if signal.name in SIGNALS:
+        raise SignalError(f"signal {signal.name!r} is already registered")
+    if (signal.stage == 1) != (signal.channel is not None) or (signal.stage == 2) != (scorer is not None):
+        raise SignalError(f"signal {signal.name!r}: stage 1 needs a vector channel, stage 2 a pair scorer")
+    SIGNALS[signal.name] = signal
+    if scorer is not None:
+        PAIR_SCORERS[signal.name] = scorer
+    return signal
+
+
+def unregister(name: str) -> None:
+    SIGNALS.pop(name, None)
+    PAIR_SCORERS.pop(name, None)
+
+
+def pair_signal(
+    name: str, *, group: Group, compares: str, threshold: float = 0.5
+) -> Callable[[Callable[[EncodedQuery, BookRecord], float | None]], Callable[[EncodedQuery, BookRecord], float | None]]:
+    """Register a stage-2 signal from a function of (query, one book) → float, or None when it does not apply."""
+
+    def decorate(
+        score: Callable[[EncodedQuery, BookRecord], float | None],
+    ) -> Callable[[EncodedQuery, BookRecord], float | None]:
+        def scorer(query: EncodedQuery, books: Sequence[BookRecord]) -> list[float | None]:
+            return [score(query, book) for book in books]
+
+        register(Signal(name, 2, group, compares, threshold), scorer)
+        return score
+
+    return decorate
+
+
+def stage1_signals() -> list[Signal]:
+    return [signal for signal in SIGNALS.values() if signal.stage == 1]
+
+
+def label(name: str) -> Signal | None:
+    """The registered signal of this name (what the page explains), or None for an unknown one."""
+    return SIGNALS.get(name)
+
+
+def matched_groups(signals: dict[str, float]) -> list[Group]:
+    """The kinds of evidence that matched, e.g. ["cover text", "visual"], in a fixed order."""
+    found = {SIGNALS[name].group for name, value in signals.items() if name in SIGNALS and SIGNALS[name].matched(value)}
+    return [group for group in GROUP_ORDER if group in found]
+
+
+# -- checking weights --------------------------------------------------------------------------
+def validate_weights(owner: str, stage1: dict[str, float], stage2: dict[str, float]) -> None:
+    """Every weighted signal is registered; stage-1 weights name only stage-1 signals; no weight is negative."""
+    for stage, weights in ((1, stage1), (2, stage2)):
+        for name, weight in weights.items():
+            signal = SIGNALS.get(name)
+            if signal is None:
+                raise SignalError(
+                    f"{owner}: stage{stage}_weights names an unknown signal {name!r}; "
+                    f"registered signals: {', '.join(sorted(SIGNALS))}"
+                )
+            if stage == 1 and signal.stage == 2:
+                raise SignalError(f"{owner}: {name!r} is a stage-2 signal (scored on the shortlist): weigh it there")
+            if weight < 0:
+                raise SignalError(f"{owner}: the weight of {name!r} is negative ({weight})")
+
+
+def check_all_weighted(weighted: Iterable[str], where: str) -> None:
+    """A registered signal that no profile weighs is computed for nothing: say so."""
+    unweighted = sorted(set(SIGNALS) - set(weighted))
+    if unweighted:
+        raise SignalError(
+            f"signal(s) {', '.join(unweighted)} registered but weighted by no profile ({where}): "
+            "give each a weight in a profile, or unregister it"
+        )
+
+
+# -- the signals Folio ships -------------------------------------------------------------------
+for _signal in (
+    Signal(
+        "text_vs_text", 1, "description", "your words vs the book's text (embeddings)", 0.4,
+        VectorChannel("text_vector", "texts"),
+    ),
+    Signal(
+        "text_vs_cover", 1, "visual", "your words vs the cover picture", 0.28,
+        VectorChannel("text_vector", "covers", cross_modal=True),
+    ),
+    Signal(
+        "image_vs_cover", 1, "visual", "your picture vs the book's cover (embeddings)", 0.7,
+        VectorChannel("image_vector", "covers"),
+    ),
+    Signal(
+        "image_vs_text", 1, "visual", "your picture vs the book's text", 0.28,
+        VectorChannel("image_vector", "texts", cross_modal=True),
+    ),
+    Signal(
+        "ocr_vs_text", 1, "cover text", "the text read on your cover vs the book's text", 0.5,
+        VectorChannel("cover_text_vector", "texts"),
+    ),
+):  # fmt: skip
+    register(_signal)
+
+
+def _cross_encoder(query: EncodedQuery, books: Sequence[BookRecord]) -> Sequence[float] | None:
+    if not query.text or query.score_pairs is None:
+        return None
+    return [float(score) for score in query.score_pairs([(query.text, book.document) for book in books])]
+
+
+register(
+    Signal("cross_encoder", 2, "description", "a cross-encoder reading your words with the book's text", 0.5),
+    _cross_encoder,
+)
+
+
+@pair_signal("title_match", group="title/author", compares="your words vs the title and author, word by word")
+def _title_match(query: EncodedQuery, book: BookRecord) -> float | None:
+    return title_match(query.text, book) if query.text else None
+
+
+@pair_signal("ocr_title_match", group="cover text", compares="the text read on your cover vs the title and author")
+def _ocr_title_match(query: EncodedQuery, book: BookRecord) -> float | None:
+    return title_match(query.cover_text, book) if query.cover_text else None
+
+
+@pair_signal("perceptual", group="visual", compares="perceptual fingerprints of the two covers", threshold=0.75)
+def _perceptual(query: EncodedQuery, book: BookRecord) -> float | None:
+    if not query.image_phash:
+        return None
+    return phash_similarity(query.image_phash, book.phash) if book.phash else 0.0
