@@ -8,6 +8,7 @@ fusion, no models.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 
@@ -18,6 +19,7 @@ from evaluation.tasks import Query, fold
 from multimodal.store import BookRecord
 
 TEXT_FIELDS = ("title", "author", "description")
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets itself to DEBUG and logs every index build
 
 
 def tokens(text: str) -> list[str]:

@@ -5,9 +5,10 @@
   a blurb; every book whose description holds those words is right.
 - ``known_item``: part of the title and the author's surname with one typo or one dropped word
   (a catalog without authors: title words only); the book with that title and author is right.
-- ``topical``: hand-written questions about what a book is about, in several languages
-  (``topical_sample.jsonl``, for the sample catalog ``assets/sample/catalog.csv``), each with its
-  expected book(s) and its split.
+- ``topical``: hand-written questions about what a book is about, each with its expected book(s)
+  and its split, kept as data beside this file: ``topical_sample.jsonl`` for the sample catalog
+  (``assets/sample/catalog.csv``; English, Italian, Spanish, French and German questions) and
+  ``topical_italian.jsonl`` for italian-covers (English questions for Italian books).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from evaluation.tasks import Query, TaskContext, book_rng, normalise, register, 
 from multimodal.store import BookRecord
 
 BLURB_WORDS = 8
+TOPICAL_SETS = sorted(Path(__file__).parent.glob("topical_*.jsonl"))
 TOPICAL_SAMPLE = Path(__file__).with_name("topical_sample.jsonl")
 
 
@@ -131,18 +133,20 @@ def typo(word: str, rng: random.Random) -> str:
     "topical",
     "Topical questions (hand-written, several languages)",
     reference=text_reference,
-    needs=f"the sample catalog (the books {TOPICAL_SAMPLE.name} names)",
+    needs=f"a catalog with hand-written questions ({', '.join(path.name for path in TOPICAL_SETS)})",
 )
 def topical_queries(context: TaskContext) -> list[Query]:
     """The hand-written questions of the run's split whose books are all in the store (any other seed: all)."""
     stored = {record.book_id for record in context.records}
     queries = []
-    for line in TOPICAL_SAMPLE.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        entry = json.loads(line)
+    for entry in topical_entries():
         relevant = frozenset(entry["relevant"])
         in_split = context.split not in ("held-out", "tuning") or entry["split"] == context.split
         if in_split and relevant <= stored:
             queries.append(Query("topical", sorted(relevant)[0], relevant, text=entry["query"]))
     return queries
+
+
+def topical_entries() -> list[dict]:
+    lines = (line for path in TOPICAL_SETS for line in path.read_text(encoding="utf-8").splitlines())
+    return [json.loads(line) for line in lines if line.strip()]

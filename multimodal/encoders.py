@@ -210,3 +210,6 @@ def minilm_encoder(spec: EncoderSpec, settings: Settings) -> MiniLMEncoder:
 @register_encoder("perceptual")
 def perceptual_encoder(spec: EncoderSpec, settings: Settings) -> PerceptualEncoder:
     return PerceptualEncoder()
+
+
+from multimodal import e5  # noqa: E402, F401  (the "e5" kind registers itself; it imports this module)

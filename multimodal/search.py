@@ -67,7 +67,10 @@ class Searcher:
         self.titles = TitleIndex(store.iter_records, store.count)
         # Concurrent queries share forwards (see multimodal.batching); ingest calls the models directly.
         share = Batcher if settings.share_forwards else lambda run, name: run
-        self.encode_texts = share(models.text_encoder.encode_texts, "text encoder")
+        # Queries are embedded as queries where the model tells them from book texts (e5's "query: " prefix).
+        text_encoder = models.text_encoder
+        encode_queries = getattr(text_encoder, "encode_queries", text_encoder.encode_texts)
+        self.encode_texts = share(encode_queries, "text encoder")
         self.encode_images = share(models.image_encoder.encode_prepared, "image encoder")
         scorer = models.cross_scorer
         self.score_pairs = share(scorer.score_pairs, "cross-encoder") if scorer is not None else None
