@@ -26,16 +26,17 @@ from typing import Any
 
 from tqdm import tqdm
 
-from evaluation import photos, text  # noqa: F401  (importing a family registers its tasks)
+from evaluation import absent, photos, text  # noqa: F401  (importing a family registers its tasks)
+from evaluation.absent import held_out_ids, write_present_catalog
 from evaluation.metrics import Outcome, score, table, verdict
-from evaluation.tasks import SPLIT_SEEDS, TASKS, Query, Reference, TaskContext, split_name
+from evaluation.tasks import SPLIT_SEEDS, TASKS, Query, Reference, TaskContext, catalog_records, split_name
 from ingest.covers import CoverError
 from ingest.job import IngestJob, IngestOptions
 from ingest.readers import FIELDS, CatalogRow, ColumnMap, read_catalog
 from multimodal import Folio, FolioError, Settings, open_ingest, open_search
 
 EVERYTHING = 1_000_000  # ask for every candidate, so that ranks beyond the first page are known
-TOP_HITS_KEPT = 3  # per query, the first hits' scores are kept in the report (calibration reads them)
+TOP_HITS_KEPT = 4  # per query, the first hits' scores are kept in the report (calibration reads them)
 
 
 @dataclass
@@ -48,6 +49,7 @@ class EvalOptions:
     tasks: tuple[str, ...] = tuple(TASKS)
     allow_outside: bool = False
     progress: bool = True
+    absent: float = 0.0  # the share of the catalog held out at ingest (for the not-in-catalog task)
 
 
 def catalog_ids(options: EvalOptions) -> list[str]:
@@ -95,17 +97,24 @@ def run_queries(folio: Folio, queries: list[Query], reference: Reference | None,
 
 # -- the whole evaluation ---------------------------------------------------------------------
 def ensure_ingested(folio: Folio, options: EvalOptions) -> None:
+    """Ingest the catalog into an empty store; with ``options.absent``, all of it but that held-out share."""
     if folio.count():
         return
     print(f"the store is empty: ingesting {options.catalog} first", file=sys.stderr)
     backend = open_ingest(folio.settings, models=folio.models)
+    catalog, columns, images_dir = options.catalog, options.columns, options.images_dir
+    if options.absent:
+        records = catalog_records(options.catalog, options.columns)
+        catalog = write_present_catalog(records, options.absent, folio.settings.data_dir)
+        columns, images_dir = ColumnMap(), options.images_dir or options.catalog.parent
+        print(f"holding {len(held_out_ids(folio.settings.data_dir))} books out of the store", file=sys.stderr)
     job = IngestJob(
         backend.models,
         backend.store,
         IngestOptions(
-            catalog=options.catalog,
-            images_dir=options.images_dir,
-            columns=options.columns,
+            catalog=catalog,
+            images_dir=images_dir,
+            columns=columns,
             allow_outside=options.allow_outside,
             cache_dir=folio.settings.data_dir / "cover-cache",
             progress=options.progress,
@@ -124,9 +133,13 @@ def evaluate(folio: Folio, options: EvalOptions) -> dict[str, Any]:
     records = list(folio.books(ids).values())
     if not records:
         raise FolioError(f"none of the {len(ids)} books of {options.catalog} is in the store {folio.location}")
+    held_out = held_out_ids(folio.settings.data_dir)
+    absent_books = [
+        record for record in catalog_records(options.catalog, options.columns) if record.book_id in held_out
+    ]
     context = TaskContext(
         records, options.catalog, options.images_dir, folio.settings, options.sample, options.seed,
-        options.allow_outside, options.progress,
+        options.allow_outside, options.progress, absent_books,
     )  # fmt: skip
     report: dict[str, Any] = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -138,6 +151,7 @@ def evaluate(folio: Folio, options: EvalOptions) -> dict[str, Any]:
         "seed": options.seed,
         "split": split_name(options.seed),
         "sample": options.sample,
+        "held_out_of_store": len(held_out),
         "tasks": {},
     }
     references: dict[Any, Reference] = {}  # one reference index per factory, shared by the tasks that use it
@@ -187,6 +201,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, help="an explicit seed instead of the split's (then neither split)")
     parser.add_argument("--tasks", default=",".join(TASKS), help=f"comma-separated, of {', '.join(TASKS)}")
+    parser.add_argument(
+        "--absent",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="when ingesting an empty store, hold this share of the catalog out (the absent task asks for them)",
+    )
     parser.add_argument("--report", type=Path, help="write the JSON report (metrics and every query) here")
     parser.add_argument("--allow-outside", action="store_true", help="allow cover paths outside the catalog's folders")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -209,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
             tasks=tuple(task.strip() for task in args.tasks.split(",") if task.strip()),
             allow_outside=args.allow_outside,
             progress=not args.no_progress,
+            absent=args.absent,
         )
         if not args.catalog.exists():
             raise FolioError(f"catalog not found: {args.catalog}")

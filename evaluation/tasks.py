@@ -19,10 +19,11 @@ import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from ingest.readers import CatalogRow, ColumnMap, read_catalog
 from multimodal.settings import Settings
 from multimodal.store import BookRecord
 
@@ -58,6 +59,7 @@ class TaskContext:
     seed: int
     allow_outside: bool = False
     progress: bool = True
+    absent: list[BookRecord] = field(default_factory=list)  # catalog books held out of the store at ingest
 
     @property
     def split(self) -> str:
@@ -142,3 +144,15 @@ def sampled(records: list[BookRecord], context: TaskContext) -> list[BookRecord]
     """The books a task draws its queries from: ``context.sample`` of them, drawn with the run's seed."""
     chosen = set(sample([record.book_id for record in records], context.sample, context.seed))
     return [record for record in records if record.book_id in chosen]
+
+
+def catalog_records(path: Path, columns: ColumnMap) -> list[BookRecord]:
+    """The catalog's readable rows as books (texts and the cover as the catalog gives it), without a store."""
+    records: dict[str, BookRecord] = {}
+    for row in read_catalog(path, columns):
+        if isinstance(row, CatalogRow) and row.get("title") and row.book_id not in records:
+            records[row.book_id] = BookRecord(
+                row.book_id, row.get("title"), row.get("author"), row.get("description"), row.year,
+                row.get("genre").lower(), row.get("isbn"), row.get("cover"),
+            )  # fmt: skip
+    return list(records.values())

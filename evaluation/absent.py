@@ -1,0 +1,69 @@
+"""Not-in-catalog queries: what readers ask for books the library does not have.
+
+With ``--absent SHARE`` (e.g. 0.1) the evaluation ingests the catalog without that share of its
+books (chosen by a hash of the id, the same in every run) and remembers which; the ``absent`` task
+then asks for them as readers would — known-item words, blurb words and a phone photo of the
+cover — against the store that lacks them. No answer is right, so recall is 0 by construction;
+what counts is whether Folio's confidence says "not in this catalog" (``multimodal.confidence``),
+which is what these queries calibrate and measure.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from evaluation.photos import cover_fetcher
+from evaluation.tasks import Query, TaskContext, book_rng, book_seed, register, sampled
+from evaluation.text import blurb_run, known_item_query
+from ingest.covers import CoverError
+from multimodal.errors import FolioError
+from multimodal.images import load_image
+from multimodal.photo import phone_photo
+from multimodal.store import BookRecord
+
+ABSENT_FILE = "absent-books.json"  # in the data dir: the ids held out at ingest
+
+
+def is_held_out(book_id: str, share: float) -> bool:
+    return book_seed(0, book_id) % 10_000 < share * 10_000
+
+
+def write_present_catalog(records: list[BookRecord], share: float, data_dir: Path) -> Path:
+    """The catalog without its held-out share, as JSONL in ``data_dir``; the held-out ids beside it."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    held_out = [record.book_id for record in records if is_held_out(record.book_id, share)]
+    (data_dir / ABSENT_FILE).write_text(json.dumps({"share": share, "ids": held_out}))
+    path = data_dir / "catalog-present.jsonl"
+    with path.open("w", encoding="utf-8") as stream:
+        for record in records:
+            if record.book_id not in held_out:
+                row = {"id": record.book_id, "title": record.title, "author": record.author}
+                row |= {"description": record.description, "year": record.year or "", "genre": record.genre}
+                row |= {"isbn": record.isbn, "cover": record.cover}
+                stream.write(json.dumps(row, ensure_ascii=False) + "\\n")
+    return path
+
+
+def held_out_ids(data_dir: Path) -> set[str]:
+    path = data_dir / ABSENT_FILE
+    return set(json.loads(path.read_text())["ids"]) if path.is_file() else set()
+
+
+@register("absent", "Not in the catalog (held out at ingest; no answer is right)", needs="--absent at ingest")
+def absent_queries(context: TaskContext) -> list[Query]:
+    queries = []
+    fetcher = cover_fetcher(context)
+    for record in sampled(context.absent, context):
+        rng = book_rng(context.seed, record.book_id)
+        queries.append(
+            Query("absent", record.book_id, frozenset(), text=known_item_query(record.title, record.author, rng))
+        )
+        if len(record.description.split()) >= 16:
+            queries.append(Query("absent", record.book_id, frozenset(), text=blurb_run(record.description, rng)))
+        try:
+            photo = phone_photo(load_image(fetcher.fetch(record.cover)), book_seed(context.seed, record.book_id))
+        except (CoverError, FolioError, OSError):
+            continue  # no usable cover: the text queries stand
+        queries.append(Query("absent", record.book_id, frozenset(), image=photo))
+    return queries

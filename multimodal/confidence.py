@@ -1,0 +1,103 @@
+"""How sure a result is: a calibrated confidence (0–1) and a tier per hit, and a verdict for the whole result.
+
+A hit's confidence is the share of hits with such scores that were the right book, measured: on the
+evaluation's queries of every catalog (typed queries, cover photos, and books held out of the store
+so that nothing is right), a hit's features — its relevance (absolute match strength), its score's
+margin over the next hit, and whether it is first — were fitted to "was it right?" by a logistic
+regression, whose output was then calibrated by isotonic regression (``python -m
+evaluation.calibrate``). The fitted numbers are data, one file per profile in
+``multimodal/calibration/``; they were fitted on the tuning split (seed 2) and are reported on the
+held-out split (seed 1) in docs/app.md. A profile without a file (clip: no real weights here to fit
+on) falls back to the relevance itself, said by ``Calibration.fitted`` being False.
+
+Confidence never rises down the list (a hit's is capped by the one above it). Tiers: ``found`` (it is
+this book: at least ``FOUND_AT``), ``likely`` (at least ``LIKELY_AT``), ``possible``. Verdict:
+``found`` (the first hit is found and no other is), ``matches`` (some hit is found or likely),
+``not_in_catalog`` (hits ranked, none found or likely), ``empty`` (nothing ranked).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Literal, Protocol
+
+import numpy as np
+
+Tier = Literal["found", "likely", "possible"]
+Verdict = Literal["found", "matches", "not_in_catalog", "empty"]
+FOUND_AT = 0.9  # "found": at least 9 in 10 hits at this confidence were the right book
+LIKELY_AT = 0.5
+TIER_THRESHOLDS: tuple[tuple[Tier, float], ...] = (("found", FOUND_AT), ("likely", LIKELY_AT))
+FEATURES = ("relevance", "margin", "first")
+
+
+class Scored(Protocol):
+    """What the confidence reads of a hit (``multimodal.search.Hit`` has it)."""
+
+    score: float
+    relevance: float
+
+
+def hit_features(hits: Sequence[Scored], index: int) -> list[float]:
+    """The features of ``hits[index]`` in its list: relevance, score margin over the next hit, is it first."""
+    hit = hits[index]
+    following = hits[index + 1].score if index + 1 < len(hits) else 0.0
+    return [float(hit.relevance), float(hit.score) - float(following), 1.0 if index == 0 else 0.0]
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A fitted mapping from a hit's features to the share of such hits that were right."""
+
+    profile: str
+    weights: list[float] = field(default_factory=list)  # logistic regression over FEATURES
+    bias: float = 0.0
+    knots_x: list[float] = field(default_factory=list)  # isotonic regression of the logistic's output
+    knots_y: list[float] = field(default_factory=list)
+    fitted_on: str = ""  # which evaluation runs (catalogs, tasks, split)
+
+    @property
+    def fitted(self) -> bool:
+        return bool(self.weights)
+
+    def confidence(self, features: Sequence[float]) -> float:
+        if not self.fitted:
+            return min(max(features[0], 0.0), 1.0)  # unfitted: the relevance
+        raw = 1.0 / (1.0 + np.exp(-(np.dot(self.weights, features) + self.bias)))
+        return float(np.interp(raw, self.knots_x, self.knots_y))
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__, indent=1)
+
+
+@cache
+def calibration_for(profile: str) -> Calibration:
+    path = resources.files("multimodal.calibration") / f"{profile}.json"
+    if not path.is_file():
+        return Calibration(profile)
+    return Calibration(**json.loads(path.read_text()))
+
+
+def confidences(hits: Sequence[Scored], calibration: Calibration) -> list[float]:
+    """Each hit's confidence, never rising down the list."""
+    ceiling, found = 1.0, []
+    for index in range(len(hits)):
+        ceiling = min(ceiling, calibration.confidence(hit_features(hits, index)))
+        found.append(round(ceiling, 4))
+    return found
+
+
+def tier_of(confidence: float) -> Tier:
+    return next((tier for tier, lowest in TIER_THRESHOLDS if confidence >= lowest), "possible")
+
+
+def verdict_of(tiers: Sequence[Tier]) -> Verdict:
+    if not tiers:
+        return "empty"
+    if tiers[0] == "found" and list(tiers).count("found") == 1:
+        return "found"
+    return "matches" if {"found", "likely"} & set(tiers) else "not_in_catalog"
