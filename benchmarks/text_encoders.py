@@ -31,12 +31,11 @@ from evaluation import text  # noqa: F401  (registers the typed tasks)
 from evaluation.metrics import rank_metrics
 from evaluation.reference import text_reference
 from evaluation.runner import first_rank
-from evaluation.tasks import SPLIT_SEEDS, TASKS, Query, TaskContext
-from ingest.readers import CatalogRow, ColumnMap, read_catalog
+from evaluation.tasks import SPLIT_SEEDS, TASKS, Query, TaskContext, catalog_records
+from ingest.readers import ColumnMap
 from multimodal.e5 import E5Encoder
-from multimodal.models import MiniLMEncoder
+from multimodal.encoders import MiniLMEncoder
 from multimodal.settings import Settings
-from multimodal.store import BookRecord
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -47,18 +46,6 @@ CATALOGS = {
     "sample": (ROOT / "assets" / "sample" / "catalog.csv", {}),
 }
 TYPED_TASKS = ("title", "blurb", "known_item", "topical")
-
-
-def catalog_records(path: Path, columns: dict[str, str]) -> list[BookRecord]:
-    """The catalog's rows as the store would hold their texts (no covers needed: texts only)."""
-    records: dict[str, BookRecord] = {}
-    for row in read_catalog(path, ColumnMap(columns)):
-        if isinstance(row, CatalogRow) and row.get("title") and row.book_id not in records:
-            records[row.book_id] = BookRecord(
-                row.book_id, row.get("title"), row.get("author"), row.get("description"), row.year,
-                row.get("genre").lower(),
-            )  # fmt: skip
-    return list(records.values())
 
 
 def embed_books(encode_books: Callable, documents: Sequence[str], cache: Path) -> tuple[np.ndarray, float]:
@@ -103,7 +90,7 @@ def main() -> int:
     print(f"split {args.split} (seed {SPLIT_SEEDS[args.split]}); {e5.identity}; {minilm.identity}")
     for catalog in args.catalog or ["italian", "romance"]:
         path, columns = CATALOGS[catalog]
-        records = catalog_records(path, columns)
+        records = catalog_records(path, ColumnMap(columns))
         ids = [record.book_id for record in records]
         context = TaskContext(records, path, None, Settings(), args.sample, SPLIT_SEEDS[args.split], progress=False)
         print(f"\n## {catalog}: {len(records)} books ({path})")

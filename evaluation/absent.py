@@ -17,10 +17,10 @@ from evaluation.photos import cover_fetcher
 from evaluation.tasks import Query, TaskContext, book_rng, book_seed, register, sampled
 from evaluation.text import blurb_run, known_item_query
 from ingest.covers import CoverError
+from multimodal import BookRecord
 from multimodal.errors import FolioError
 from multimodal.images import load_image
 from multimodal.photo import phone_photo
-from multimodal.store import BookRecord
 
 ABSENT_FILE = "absent-books.json"  # in the data dir: the ids held out at ingest
 

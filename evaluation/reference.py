@@ -16,7 +16,7 @@ import bm25s
 import numpy as np
 
 from evaluation.tasks import Query, fold
-from multimodal.store import BookRecord
+from multimodal import BookRecord
 
 TEXT_FIELDS = ("title", "author", "description")
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets itself to DEBUG and logs every index build

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Protocol
 
 from ingest.readers import CatalogRow, ColumnMap, read_catalog
+from multimodal import BookRecord
 from multimodal.settings import Settings
-from multimodal.store import BookRecord
 
 SPLIT_SEEDS = {"held-out": 1, "tuning": 2}
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from evaluation.reference import text_reference
 from evaluation.tasks import Query, TaskContext, book_rng, normalise, register, same_key_groups, sampled
-from multimodal.store import BookRecord
+from multimodal import BookRecord
 
 BLURB_WORDS = 8
 TOPICAL_SETS = sorted(Path(__file__).parent.glob("topical_*.jsonl"))

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -101,3 +101,12 @@ def verdict_of(tiers: Sequence[Tier]) -> Verdict:
     if tiers[0] == "found" and list(tiers).count("found") == 1:
         return "found"
     return "matches" if {"found", "likely"} & set(tiers) else "not_in_catalog"
+
+
+def assess(result: Any) -> Any:
+    """Fill each hit's ``confidence`` and ``tier`` and the result's ``verdict`` (in place; returns the result)."""
+    values = confidences(result.hits, calibration_for(result.profile))
+    for hit, value in zip(result.hits, values, strict=True):
+        hit.confidence, hit.tier = value, tier_of(value)
+    result.verdict = verdict_of([tier_of(value) for value in values])
+    return result

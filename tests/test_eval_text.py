@@ -15,8 +15,7 @@ from evaluation.reference import Bm25Reference, text_reference
 from evaluation.runner import EvalOptions, evaluate, parse_args
 from evaluation.tasks import TASKS, Query, TaskContext, split_name
 from evaluation.text import BLURB_WORDS, TOPICAL_SAMPLE, blurb_run, topical_queries
-from multimodal import Folio, Settings
-from multimodal.store import BookRecord
+from multimodal import BookRecord, Folio, Settings
 
 DESCRIPTION = (
     "Beekeeper Tamsin Rowe inherits forty hives planted around a decommissioned lighthouse in Cornwall. "
