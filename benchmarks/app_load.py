@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -43,11 +42,7 @@ from bench_common import (
     text_queries,
 )
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from multimodal.chroma_server import free_port
 
 
 def proc_memory_mb(pid: int) -> dict[str, float]:

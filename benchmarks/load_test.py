@@ -21,7 +21,6 @@ import os
 import platform
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from bench_common import rss_mb
+
+from multimodal.chroma_server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG = ROOT / "assets" / "sample" / "catalog.csv"
@@ -73,17 +75,6 @@ def make_requests(catalog: Path, covers: Path, image_share: float, seed: int = 0
 
 
 # -- the app -----------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def app_env(data_dir: Path) -> dict[str, str]:

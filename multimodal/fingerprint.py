@@ -16,7 +16,6 @@ from PIL import Image, ImageFilter
 
 THUMB_SIDE = 16
 HUE_BINS, SAT_BINS, VAL_BINS = 8, 4, 4
-PERCEPTUAL_DIM = THUMB_SIDE * THUMB_SIDE + HUE_BINS * SAT_BINS * VAL_BINS
 VECTOR_KEEP = 0.8  # the share of each side the vector looks at
 WORKING_SIZE = (64, 96)  # (width, height): covers are about 2:3
 BLUR_RADIUS = 2.0  # pixels at the working size

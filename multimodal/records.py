@@ -145,6 +145,8 @@ class SearchRequest:
 class Hit:
     """One book in a result list, with the scores of both stages and the signals behind them."""
 
+    BOOK_FIELDS = ("book_id", "title", "author", "year", "genre", "isbn", "cover", "description", "flags")
+
     rank: int
     book_id: str
     title: str

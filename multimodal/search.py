@@ -225,19 +225,11 @@ class Searcher:
         stage2 = ranking.stage2.get(i)
         return Hit(
             rank=rank,
-            book_id=record.book_id,
-            title=record.title,
-            author=record.author,
-            year=record.year,
-            genre=record.genre,
-            isbn=record.isbn,
-            cover=record.cover,
-            description=record.description,
+            **{name: getattr(record, name) for name in Hit.BOOK_FIELDS},
             score=round(float(ranking.stage1[i] if stage2 is None else stage2), 4),
             relevance=round(float(self.relevance(ranking, i)), 4),
             stage1_score=round(float(ranking.stage1[i]), 4),
             stage1_rank=ranking.stage1_rank[i],
             stage2_score=None if stage2 is None else round(float(stage2), 4),
             signals={name: round(float(value), 4) for name, value in ranking.signals[i].items()},
-            flags=record.flags,
         )

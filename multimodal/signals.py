@@ -158,29 +158,17 @@ def check_all_weighted(weighted: Iterable[str], where: str) -> None:
 
 
 # -- the signals Folio ships -------------------------------------------------------------------
-for _signal in (
-    Signal(
-        "text_vs_text", 1, "description", "your words vs the book's text (embeddings)", 0.4,
-        VectorChannel("text_vector", "texts"),
-    ),
-    Signal(
-        "text_vs_cover", 1, "visual", "your words vs the cover picture", 0.28,
-        VectorChannel("text_vector", "covers", cross_modal=True),
-    ),
-    Signal(
-        "image_vs_cover", 1, "visual", "your picture vs the book's cover (embeddings)", 0.7,
-        VectorChannel("image_vector", "covers"),
-    ),
-    Signal(
-        "image_vs_text", 1, "visual", "your picture vs the book's text", 0.28,
-        VectorChannel("image_vector", "texts", cross_modal=True),
-    ),
-    Signal(
-        "ocr_vs_text", 1, "cover text", "the text read on your cover vs the book's text", 0.5,
-        VectorChannel("cover_text_vector", "texts"),
-    ),
-):  # fmt: skip
-    register(_signal)
+# Stage 1: (name, group, what it compares, match threshold, query vector, stored vectors, cross-modal)
+VECTOR_SIGNALS = (
+    ("text_vs_text", "description", "your words vs the book's text (embeddings)", 0.4, "text_vector", "texts", False),
+    ("text_vs_cover", "visual", "your words vs the cover picture", 0.28, "text_vector", "covers", True),
+    ("image_vs_cover", "visual", "your picture vs the book's cover (embeddings)", 0.7, "image_vector", "covers", False),
+    ("image_vs_text", "visual", "your picture vs the book's text", 0.28, "image_vector", "texts", True),
+    ("ocr_vs_text", "cover text", "the text read on your cover vs the book's text", 0.5, "cover_text_vector", "texts",
+     False),
+)  # fmt: skip
+for name, group, compares, threshold, query_vector, collection, cross_modal in VECTOR_SIGNALS:
+    register(Signal(name, 1, group, compares, threshold, VectorChannel(query_vector, collection, cross_modal)))
 
 
 def _cross_encoder(query: EncodedQuery, books: Sequence[BookRecord]) -> Sequence[float] | None:

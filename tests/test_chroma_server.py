@@ -20,8 +20,9 @@ from conftest import ROOT
 from multimodal.chroma_server import ChromaServer, free_port, heartbeat
 from multimodal.errors import FolioError, StoreMismatch, StoreUnavailable
 from multimodal.folio import Folio
+from multimodal.retry import RetryPolicy, is_connection_error, retrying
 from multimodal.settings import Settings
-from multimodal.store import BookStore, RetryPolicy, is_connection_error, retrying
+from multimodal.store import BookStore
 
 WORKER_TIMEOUT = 300  # seconds: three workers loading models at once on a busy 2-core machine
 
