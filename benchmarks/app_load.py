@@ -43,6 +43,7 @@ from bench_common import (
 )
 
 from multimodal.chroma_server import free_port
+from multimodal.profiles import list_profiles
 
 
 def proc_memory_mb(pid: int) -> dict[str, float]:
@@ -114,7 +115,7 @@ def run_load(base: str, clients: int, requests: int, seconds: float, send) -> di
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profile", default="clip", choices=["clip", "offline"])
+    parser.add_argument("--profile", default="clip", choices=list_profiles())
     parser.add_argument("--size", type=int, default=10_000)
     parser.add_argument("--clients", nargs="+", type=int, default=[1, 4, 8])
     parser.add_argument("--requests", type=int, default=48, help="answers per load step (at most)")

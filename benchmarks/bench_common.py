@@ -348,8 +348,10 @@ def catalog_store(profile: str, size: int, bench_dir: Path = BENCH_DIR):
 def main() -> None:
     import argparse
 
+    from multimodal.profiles import list_profiles
+
     parser = argparse.ArgumentParser(description="Build (once) the benchmark catalogs: " + __doc__.split(".")[0])
-    parser.add_argument("--profiles", nargs="+", default=["clip", "offline"], choices=["clip", "offline"])
+    parser.add_argument("--profiles", nargs="+", default=["clip", "offline"], choices=list_profiles())
     parser.add_argument("--sizes", nargs="+", type=int, default=[1000, 10_000, 100_000])
     parser.add_argument("--bench-dir", type=Path, default=BENCH_DIR)
     args = parser.parse_args()

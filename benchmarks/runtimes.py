@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -93,6 +94,112 @@ def per_query_spearman(fp32: np.ndarray, bf16: np.ndarray) -> tuple[float, float
     return float(np.mean(values)), float(np.min(values))
 
 
+@dataclass
+class Inputs:
+    """The models of both precisions and the real inputs every section measures on."""
+
+    clip: dict[str, ClipEncoder]
+    cross: dict[str, CrossScorer]
+    pixels: list
+    documents: list[str]
+    queries: list[str]
+    long_documents: list[str]
+    batch: int
+    repeats: int
+    bench_dir: Path
+
+
+def speed(inputs: Inputs) -> dict[str, float]:
+    """Speed of each model, fp32 and bf16 alternating; returns the bf16 speed-up of each row."""
+    clip, cross, pixels, documents, batch = inputs.clip, inputs.cross, inputs.pixels, inputs.documents, inputs.batch
+    query = inputs.queries[0]
+    rows = [
+        (f"image tower, batch {batch}", lambda p: clip[p].encode_prepared(pixels[:batch]), "images/s", batch),
+        (f"text tower, batch {batch} book texts", lambda p: clip[p].encode_texts(documents[:batch]), "texts/s", batch),
+        ("text tower, one query", lambda p: clip[p].encode_texts([query]), "ms", 0),
+        ("image tower, one query cover", lambda p: clip[p].encode_prepared(pixels[:1]), "ms", 0),
+        ("cross-encoder, 32 pairs (real blurbs)", lambda p: cross[p].score(query, documents[:32]), "ms", 0),
+        ("cross-encoder, 32 pairs (~180 words)", lambda p: cross[p].score(query, inputs.long_documents), "ms", 0),
+    ]
+    print(f"\nspeed (median of {inputs.repeats}, alternating)          fp32      bf16")
+    speedups = {}
+    for label, run, unit, per in rows:
+        times = alternate({p: lambda p=p, run=run: run(p) for p in PRECISIONS}, inputs.repeats)
+        name, value = speed_row(label, times, unit, per=per)
+        speedups[name] = value
+    return speedups
+
+
+def cross_encoder_batches(inputs: Inputs) -> None:
+    """The cross-encoder's input lengths, and its time by number of pairs and by batch size."""
+    query, documents, long_documents = inputs.queries[0], inputs.documents, inputs.long_documents
+    tokenizer = inputs.cross["bf16"].model.tokenizer
+    for label, docs in (("real blurbs", documents[:32]), ("~180 words", long_documents)):
+        lengths = [len(tokenizer(query, doc)["input_ids"]) for doc in docs]
+        print(f"  cross-encoder input, {label}: {np.mean(lengths):.0f} tokens per pair, batch padded to {max(lengths)}")
+    for pairs in (8, 16):
+        times = timed_ms(lambda pairs=pairs: inputs.cross["bf16"].score(query, documents[:pairs]), inputs.repeats)
+        print(f"  cross-encoder bf16, {pairs} pairs (real blurbs): {median(times):.1f} ms")
+    print(f"  cross-encoder, 32 pairs by batch size (Folio's CrossScorer uses {inputs.cross['bf16'].batch_size}):")
+    for label, docs in (("real blurbs", documents[:32]), ("~180 words", long_documents)):
+        calls = {}
+        for precision in PRECISIONS:
+            for size in (32, 8):
+                scorer = CrossScorer(str(random_cross_encoder(inputs.bench_dir)), "cpu", size, precision)
+                calls[f"{precision}, batch {size}"] = lambda scorer=scorer, docs=docs: scorer.score(query, docs)
+        times = alternate(calls, inputs.repeats)
+        cells = ", ".join(f"{name} {median(values):.0f} ms" for name, values in times.items())
+        print(f"    {label}: {cells}")
+
+
+def clip_agreement(inputs: Inputs) -> None:
+    images = {p: inputs.clip[p].encode_prepared(inputs.pixels) for p in PRECISIONS}
+    texts = {p: inputs.clip[p].encode_texts(inputs.documents) for p in PRECISIONS}
+    image_cos, text_cos = cosines(images["fp32"], images["bf16"]), cosines(texts["fp32"], texts["bf16"])
+    print(f"  ViT-B-32 covers:     cosine min {image_cos.min():.5f}, median {np.median(image_cos):.5f}")
+    print(f"  ViT-B-32 book texts: cosine min {text_cos.min():.5f}, median {np.median(text_cos):.5f}")
+    print(f"  ViT-B-32 covers, top-10 nearest covers overlap: {top_k_overlap(images['fp32'], images['bf16']):.3f}")
+    print(f"    (random weights: {spread_line(images['fp32'])})")
+
+
+def cross_encoder_agreement(inputs: Inputs) -> None:
+    logits = {}
+    for p in PRECISIONS:
+        predict = inputs.cross[p].model.predict
+        pairs = [[(q, d) for d in inputs.documents[:32]] for q in inputs.queries]
+        logits[p] = np.array(
+            [predict(batch, activation_fn=torch.nn.Identity(), show_progress_bar=False) for batch in pairs]
+        ).reshape(len(inputs.queries), -1)
+    mean_rho, min_rho = per_query_spearman(logits["fp32"], logits["bf16"])
+    difference = np.abs(logits["fp32"] - logits["bf16"])
+    print(f"  cross-encoder logits, {len(inputs.queries)} queries × 32 books: Spearman per query mean {mean_rho:.4f}, ")
+    print(f"    min {min_rho:.4f}; logit spread within a query (std) {np.mean(np.std(logits['fp32'], axis=1)):.4f}")
+    print(f"    vs |fp32 - bf16| median {np.median(difference):.4f}")
+
+
+def minilm_agreement(inputs: Inputs) -> None:
+    """all-MiniLM-L6-v2 (trained weights) cast to bf16, as a proxy for a trained 6-layer BERT."""
+    from sentence_transformers import SentenceTransformer
+
+    minilm = {p: SentenceTransformer(str(minilm_dir()), device="cpu") for p in PRECISIONS}
+    minilm["bf16"].to(torch.bfloat16)
+
+    def encode(p: str, texts: list[str], **options: object) -> np.ndarray:
+        return np.asarray(minilm[p].encode(texts, normalize_embeddings=True, **options), np.float32)
+
+    trained = {p: encode(p, inputs.documents, batch_size=64) for p in PRECISIONS}
+    query_vectors = {p: encode(p, inputs.queries) for p in PRECISIONS}
+    trained_cos = cosines(trained["fp32"], trained["bf16"])
+    mean_rho, min_rho = per_query_spearman(
+        query_vectors["fp32"] @ trained["fp32"].T, query_vectors["bf16"] @ trained["bf16"].T
+    )
+    print("  all-MiniLM-L6-v2 (trained weights), as a proxy for a trained 6-layer BERT:")
+    print(f"    book texts cosine min {trained_cos.min():.5f}, median {np.median(trained_cos):.5f}")
+    print(f"    top-10 nearest book texts overlap {top_k_overlap(trained['fp32'], trained['bf16']):.3f}")
+    books = len(inputs.documents)
+    print(f"    query-book similarity Spearman per query, {books} books: mean {mean_rho:.4f}, min {min_rho:.4f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--covers", type=int, default=1435, help="real covers for agreement (and the top-10)")
@@ -109,109 +216,19 @@ def main() -> None:
     pixels = [clip["fp32"].prepare(load_image(cover_path(row))) for row in rows]
     books = [BookRecord(row["ISBN"], row["title"], row["author"], row["description"], genre="romance") for row in rows]
     documents = [book.document for book in books]
-    queries = text_queries(rows, 20)
     long_documents = [" ".join(documents[i : i + 6]) for i in range(0, 32 * 6, 6)]
-    batch = args.batch_size
+    inputs = Inputs(
+        clip, cross, pixels, documents, text_queries(rows, 20), long_documents, args.batch_size, args.repeats,
+        args.bench_dir,
+    )  # fmt: skip
 
-    print(f"\nspeed (median of {args.repeats}, alternating)          fp32      bf16")
-    speedups = dict(
-        [
-            speed_row(
-                f"image tower, batch {batch}",
-                alternate({p: lambda p=p: clip[p].encode_prepared(pixels[:batch]) for p in PRECISIONS}, args.repeats),
-                "images/s",
-                per=batch,
-            ),
-            speed_row(
-                f"text tower, batch {batch} book texts",
-                alternate({p: lambda p=p: clip[p].encode_texts(documents[:batch]) for p in PRECISIONS}, args.repeats),
-                "texts/s",
-                per=batch,
-            ),
-            speed_row(
-                "text tower, one query",
-                alternate({p: lambda p=p: clip[p].encode_texts([queries[0]]) for p in PRECISIONS}, args.repeats),
-            ),
-            speed_row(
-                "image tower, one query cover",
-                alternate({p: lambda p=p: clip[p].encode_prepared(pixels[:1]) for p in PRECISIONS}, args.repeats),
-            ),
-            speed_row(
-                "cross-encoder, 32 pairs (real blurbs)",
-                alternate(
-                    {p: lambda p=p: cross[p].score(queries[0], documents[:32]) for p in PRECISIONS}, args.repeats
-                ),
-            ),
-            speed_row(
-                "cross-encoder, 32 pairs (~180 words)",
-                alternate(
-                    {p: lambda p=p: cross[p].score(queries[0], long_documents) for p in PRECISIONS}, args.repeats
-                ),
-            ),
-        ]
-    )
-    tokenizer = cross["bf16"].model.tokenizer
-    for label, docs in (("real blurbs", documents[:32]), ("~180 words", long_documents)):
-        lengths = [len(tokenizer(queries[0], doc)["input_ids"]) for doc in docs]
-        print(f"  cross-encoder input, {label}: {np.mean(lengths):.0f} tokens per pair, batch padded to {max(lengths)}")
-    for pairs in (8, 16):
-        times = timed_ms(lambda pairs=pairs: cross["bf16"].score(queries[0], documents[:pairs]), args.repeats)
-        print(f"  cross-encoder bf16, {pairs} pairs (real blurbs): {median(times):.1f} ms")
-    print(f"  cross-encoder, 32 pairs by batch size (Folio's CrossScorer uses {cross['bf16'].batch_size}):")
-    for label, docs in (("real blurbs", documents[:32]), ("~180 words", long_documents)):
-        calls = {}
-        for precision in PRECISIONS:
-            for size in (32, 8):
-                scorer = CrossScorer(str(random_cross_encoder(args.bench_dir)), "cpu", size, precision)
-                calls[f"{precision}, batch {size}"] = lambda scorer=scorer, docs=docs: scorer.score(queries[0], docs)
-        times = alternate(calls, args.repeats)
-        cells = ", ".join(f"{name} {median(values):.0f} ms" for name, values in times.items())
-        print(f"    {label}: {cells}")
-
+    speedups = speed(inputs)
+    cross_encoder_batches(inputs)
     print(f"\nagreement fp32 vs bf16 on {len(rows)} real covers and book texts")
     start = time.perf_counter()
-    images = {p: clip[p].encode_prepared(pixels) for p in PRECISIONS}
-    texts = {p: clip[p].encode_texts(documents) for p in PRECISIONS}
-    image_cos, text_cos = cosines(images["fp32"], images["bf16"]), cosines(texts["fp32"], texts["bf16"])
-    print(f"  ViT-B-32 covers:     cosine min {image_cos.min():.5f}, median {np.median(image_cos):.5f}")
-    print(f"  ViT-B-32 book texts: cosine min {text_cos.min():.5f}, median {np.median(text_cos):.5f}")
-    print(f"  ViT-B-32 covers, top-10 nearest covers overlap: {top_k_overlap(images['fp32'], images['bf16']):.3f}")
-    print(f"    (random weights: {spread_line(images['fp32'])})")
-
-    logits = {}
-    for p in PRECISIONS:
-        predict = cross[p].model.predict
-        logits[p] = np.array(
-            [
-                predict([(q, d) for d in documents[:32]], activation_fn=torch.nn.Identity(), show_progress_bar=False)
-                for q in queries
-            ]
-        ).reshape(len(queries), -1)
-    mean_rho, min_rho = per_query_spearman(logits["fp32"], logits["bf16"])
-    difference = np.abs(logits["fp32"] - logits["bf16"])
-    print(f"  cross-encoder logits, {len(queries)} queries × 32 books: Spearman per query mean {mean_rho:.4f}, ")
-    print(f"    min {min_rho:.4f}; logit spread within a query (std) {np.mean(np.std(logits['fp32'], axis=1)):.4f}")
-    print(f"    vs |fp32 - bf16| median {np.median(difference):.4f}")
-
-    from sentence_transformers import SentenceTransformer
-
-    minilm = {p: SentenceTransformer(str(minilm_dir()), device="cpu") for p in PRECISIONS}
-    minilm["bf16"].to(torch.bfloat16)
-    trained = {
-        p: np.asarray(minilm[p].encode(documents, batch_size=64, normalize_embeddings=True), np.float32)
-        for p in PRECISIONS
-    }
-    query_vectors = {
-        p: np.asarray(minilm[p].encode(queries, normalize_embeddings=True), np.float32) for p in PRECISIONS
-    }
-    trained_cos = cosines(trained["fp32"], trained["bf16"])
-    mean_rho, min_rho = per_query_spearman(
-        query_vectors["fp32"] @ trained["fp32"].T, query_vectors["bf16"] @ trained["bf16"].T
-    )
-    print("  all-MiniLM-L6-v2 (trained weights), as a proxy for a trained 6-layer BERT:")
-    print(f"    book texts cosine min {trained_cos.min():.5f}, median {np.median(trained_cos):.5f}")
-    print(f"    top-10 nearest book texts overlap {top_k_overlap(trained['fp32'], trained['bf16']):.3f}")
-    print(f"    query-book similarity Spearman per query, {len(rows)} books: mean {mean_rho:.4f}, min {min_rho:.4f}")
+    clip_agreement(inputs)
+    cross_encoder_agreement(inputs)
+    minilm_agreement(inputs)
     print(f"  (agreement part {time.perf_counter() - start:.0f}s)")
     print("\n" + machine_line())
     print("speed-ups: " + ", ".join(f"{label} ×{value:.2f}" for label, value in speedups.items()))

@@ -40,6 +40,7 @@ from bench_common import (
 
 from multimodal import open_ingest
 from multimodal.images import load_image
+from multimodal.profiles import list_profiles
 from multimodal.store import BookStore
 
 
@@ -125,7 +126,7 @@ def build_copy(client, name: str, ids: list[str], vectors: np.ndarray, m: int, e
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profiles", nargs="+", default=["clip", "offline"], choices=["clip", "offline"])
+    parser.add_argument("--profiles", nargs="+", default=["clip", "offline"], choices=list_profiles())
     parser.add_argument("--sizes", nargs="+", type=int, default=[1000, 10_000, 100_000])
     parser.add_argument("--channels", nargs="+", default=["texts", "covers"], choices=["texts", "covers"])
     parser.add_argument("--queries", type=int, default=50, help="queries of each set")
