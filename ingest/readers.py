@@ -12,7 +12,7 @@ import csv
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -111,48 +111,156 @@ class ColumnMap:
         return values
 
 
-def detect_encoding(path: Path) -> str:
-    """UTF-8 (with or without BOM) when the whole file decodes as such, else charset-normalizer's guess."""
+MAX_FIELD_CHARS = 100_000  # a field longer than this rejects its row (a description is a few thousand)
+CSV_PARSE_LIMIT = 32 * 1024 * 1024  # beyond this the CSV parser itself stops; the row is rejected too
+csv.field_size_limit(CSV_PARSE_LIMIT)
+# When several encodings read a file equally well (short files often do), the most common one for
+# catalogs wins: Windows-1252 reads all of latin-1's letters the same and adds curly quotes and €.
+PREFERRED_ENCODINGS = ("cp1252", "latin_1", "iso8859_15", "cp1250", "utf_16")
+OTHER_DELIMITERS = ";\t|"
+
+
+@dataclass(frozen=True)
+class Encoding:
+    name: str
+    note: str = ""  # said in the summary when the encoding was guessed
+
+
+def is_utf8(path: Path) -> bool:
     decoder = codecs.getincrementaldecoder("utf-8-sig")()
     try:
         with path.open("rb") as stream:
             for block in iter(lambda: stream.read(1 << 20), b""):
                 decoder.decode(block)
             decoder.decode(b"", final=True)
-        return "utf-8-sig"
     except UnicodeDecodeError:
-        best = from_path(path).best()
-        return best.encoding if best else "latin-1"
+        return False
+    return True
 
 
-def read_csv(path: Path, columns: ColumnMap) -> Iterator[CatalogRow | Rejection]:
-    with path.open(newline="", encoding=detect_encoding(path)) as stream:
-        reader = csv.DictReader(stream, restkey="__extra__")
-        header = reader.fieldnames or []
-        mapping = columns.resolve(list(header))
-        width = len(header)
-        for raw in reader:
-            row = reader.line_num
-            extra = raw.pop("__extra__", None)
-            if extra and any(value.strip() for value in extra):
-                yield Rejection(row, "", "", f"ragged row: {width + len(extra)} fields, header has {width}")
+def choose_encoding(path: Path, declared: str | None = None) -> Encoding:
+    """UTF-8 when the whole file decodes as such; else the declared encoding; else a guess, said aloud."""
+    if is_utf8(path):
+        return Encoding("utf-8-sig")
+    if declared:
+        codecs.lookup(declared)  # an unknown name is a LookupError: the CLI says so
+        return Encoding(declared)
+    results = list(from_path(path))
+    if not results:
+        return Encoding("cp1252", f"{path.name} is not UTF-8 and no encoding fits it well; read as cp1252")
+    best = results[0]
+    ties = [result for result in results if (result.chaos, result.coherence) == (best.chaos, best.coherence)]
+    chosen = min(ties, key=lambda r: PREFERRED_ENCODINGS.index(r.encoding) if r.encoding in PREFERRED_ENCODINGS else 99)
+    others = [result.encoding for result in ties if result is not chosen]
+    note = (
+        f"{path.name} is not UTF-8: read as {chosen.encoding} (confidence {1 - chosen.chaos:.2f}"
+        + (f"; {', '.join(others[:3])} would read it as well" if others else "")
+        + "); if that is wrong, give --encoding"
+    )
+    return Encoding(chosen.encoding, note)
+
+
+def detect_encoding(path: Path) -> str:
+    """The encoding a catalog is read with (UTF-8 preferred, else charset-normalizer's best guess)."""
+    return choose_encoding(path).name
+
+
+def field_too_long(values: dict[str, str]) -> str | None:
+    for name, value in values.items():
+        if len(value) > MAX_FIELD_CHARS:
+            return f"field {name!r} too long: {len(value):,} characters, the limit is {MAX_FIELD_CHARS:,}"
+    return None
+
+
+def sniff_delimiter(header_line: str) -> str:
+    """A comma, unless the header has none and another usual delimiter splits it."""
+    if "," in header_line:
+        return ","
+    counts = {delimiter: header_line.count(delimiter) for delimiter in OTHER_DELIMITERS}
+    delimiter, count = max(counts.items(), key=lambda item: item[1])
+    return delimiter if count else ","
+
+
+class CatalogReader:
+    """Reads one catalog (CSV, JSON Lines, JSON or a folder of images) into mapped rows and rejections.
+
+    ``notes`` says what the reader had to guess (an encoding, a delimiter), for the job's summary.
+    """
+
+    def __init__(self, path: Path, columns: ColumnMap | None = None, encoding: str | None = None) -> None:
+        self.path = path
+        self.columns = columns or ColumnMap()
+        self.declared_encoding = encoding
+        self.notes: list[str] = []
+        self._encoding: Encoding | None = None
+        if not path.is_dir() and path.suffix.lower() not in READERS:
+            known = ", ".join(READERS)
+            suffix = path.suffix.lower()
+            raise ValueError(f"{path}: unknown catalog format {suffix!r} (use {known} or a folder of images)")
+
+    @property
+    def encoding(self) -> str:
+        if self._encoding is None:
+            self._encoding = choose_encoding(self.path, self.declared_encoding)
+            if self._encoding.note:
+                self.notes.append(self._encoding.note)
+        return self._encoding.name
+
+    def __iter__(self) -> Iterator[CatalogRow | Rejection]:
+        if self.path.is_dir():
+            return read_folder(self.path, self.columns)
+        return READERS[self.path.suffix.lower()](self)
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
+
+
+def read_csv(reader: CatalogReader) -> Iterator[CatalogRow | Rejection]:
+    with reader.path.open(newline="", encoding=reader.encoding) as stream:
+        delimiter = sniff_delimiter(stream.readline())
+        stream.seek(0)
+        if delimiter != ",":
+            reader.note(f"{reader.path.name}: columns separated by {delimiter!r}, not commas")
+        rows = csv.DictReader(stream, restkey="__extra__", delimiter=delimiter)
+        header = rows.fieldnames or []
+        mapping = reader.columns.resolve(list(header))
+        while True:
+            try:
+                raw = next(rows)
+            except StopIteration:
+                return
+            except csv.Error as error:  # a field beyond CSV_PARSE_LIMIT, or a broken quote
+                yield Rejection(rows.reader.line_num, "", "", f"unreadable CSV row: {error}")
                 continue
-            if any(value is None for value in raw.values()):
-                present = sum(value is not None for value in raw.values())
-                yield Rejection(row, "", "", f"ragged row: {present} fields, header has {width}")
-                continue
-            yield from _mapped(row, mapping, raw)
+            yield from _checked_csv_row(rows.line_num, len(header), mapping, raw)
+
+
+def _checked_csv_row(
+    row: int, width: int, mapping: dict[str, str], raw: dict[str, Any]
+) -> Iterator[CatalogRow | Rejection]:
+    extra = raw.pop("__extra__", None)
+    if extra and any(value.strip() for value in extra):
+        yield Rejection(row, "", "", f"ragged row: {width + len(extra)} fields, header has {width}")
+    elif any(value is None for value in raw.values()):
+        present = sum(value is not None for value in raw.values())
+        yield Rejection(row, "", "", f"ragged row: {present} fields, header has {width}")
+    else:
+        yield from _mapped(row, mapping, raw)
 
 
 def _mapped(row: int, mapping: dict[str, str], raw: dict[str, Any]) -> Iterator[CatalogRow | Rejection]:
     try:
-        yield CatalogRow(row, ColumnMap.apply(mapping, raw))
+        mapped = CatalogRow(row, ColumnMap.apply(mapping, raw))
     except KeyError as error:
         yield Rejection(row, "", "", str(error.args[0]))
+        return
+    too_long = field_too_long(mapped.values)
+    yield Rejection(row, mapped.book_id[:200], "", too_long) if too_long else mapped
 
 
-def read_jsonl(path: Path, columns: ColumnMap) -> Iterator[CatalogRow | Rejection]:
-    with path.open(encoding=detect_encoding(path)) as stream:
+def read_jsonl(reader: CatalogReader) -> Iterator[CatalogRow | Rejection]:
+    with reader.path.open(encoding=reader.encoding) as stream:
         for row, line in enumerate(stream, start=1):
             if not line.strip():
                 continue
@@ -164,17 +272,17 @@ def read_jsonl(path: Path, columns: ColumnMap) -> Iterator[CatalogRow | Rejectio
             if not isinstance(raw, dict):
                 yield Rejection(row, "", "", f"expected a JSON object, got {type(raw).__name__}")
                 continue
-            yield from _mapped(row, columns.resolve(list(raw)), raw)
+            yield from _mapped(row, reader.columns.resolve(list(raw)), raw)
 
 
-def read_json(path: Path, columns: ColumnMap) -> Iterator[CatalogRow | Rejection]:
-    data = json.loads(path.read_text(encoding=detect_encoding(path)))
+def read_json(reader: CatalogReader) -> Iterator[CatalogRow | Rejection]:
+    data = json.loads(reader.path.read_text(encoding=reader.encoding))
     items = data.get("books", data.get("items", [])) if isinstance(data, dict) else data
     for row, raw in enumerate(items, start=1):
         if not isinstance(raw, dict):
             yield Rejection(row, "", "", f"expected a JSON object, got {type(raw).__name__}")
             continue
-        yield from _mapped(row, columns.resolve(list(raw)), raw)
+        yield from _mapped(row, reader.columns.resolve(list(raw)), raw)
 
 
 def read_folder(path: Path, columns: ColumnMap) -> Iterator[CatalogRow | Rejection]:
@@ -196,15 +304,15 @@ def read_folder(path: Path, columns: ColumnMap) -> Iterator[CatalogRow | Rejecti
         yield from _mapped(row, columns.resolve(list(raw)) | {"cover": "cover"}, raw)
 
 
+READERS: dict[str, Callable[[CatalogReader], Iterator[CatalogRow | Rejection]]] = {
+    ".csv": read_csv,
+    ".tsv": read_csv,
+    ".jsonl": read_jsonl,
+    ".ndjson": read_jsonl,
+    ".json": read_json,
+}
+
+
 def read_catalog(path: Path, columns: ColumnMap | None = None) -> Iterator[CatalogRow | Rejection]:
-    columns = columns or ColumnMap()
-    if path.is_dir():
-        return read_folder(path, columns)
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return read_csv(path, columns)
-    if suffix in (".jsonl", ".ndjson"):
-        return read_jsonl(path, columns)
-    if suffix == ".json":
-        return read_json(path, columns)
-    raise ValueError(f"{path}: unknown catalog format {suffix!r} (use .csv, .jsonl, .json or a folder of images)")
+    """The rows of a catalog (see :class:`CatalogReader`, which also says what it had to guess)."""
+    return iter(CatalogReader(path, columns))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.readers import CatalogRow, ColumnMap, Rejection, read_catalog
+from ingest.readers import MAX_FIELD_CHARS, CatalogReader, CatalogRow, ColumnMap, Rejection, read_catalog
 
 
 def rows_of(path: Path, **mapping: str) -> list[CatalogRow | Rejection]:
@@ -92,3 +92,58 @@ def test_folder_of_images_with_sidecar(tmp_path: Path):
     rows = {row.get("cover"): row for row in rows_of(tmp_path)}
     assert rows["the_red_book.png"].get("title") == "the red book"
     assert rows["sub/blue.jpg"].get("title") == "A Blue Study" and rows["sub/blue.jpg"].get("author") == "Kim Sol"
+
+
+def test_an_oversized_field_rejects_its_row_and_the_rest_is_read(tmp_path: Path):
+    path = tmp_path / "big.csv"
+    huge = "word " * 2_000_000  # 10 MB: beyond the csv module's default limit of 131,072 characters
+    path.write_text(
+        "id,title,description,cover\n"
+        "a,Before,Fine.,a.png\n"
+        f'b,Huge,"{huge}",b.png\n'
+        f"c,Just over,{'x' * (MAX_FIELD_CHARS + 1)},c.png\n"
+        "d,After,Fine too.,d.png\n"
+    )
+    rows = rows_of(path)
+    assert [type(row).__name__ for row in rows] == ["CatalogRow", "Rejection", "Rejection", "CatalogRow"]
+    assert rows[0].book_id == "a" and rows[3].book_id == "d"
+    assert rows[1].book_id == "b" and "'description' too long: 10,000,000 characters" in rows[1].reason
+    assert rows[2].row == 4 and f"limit is {MAX_FIELD_CHARS:,}" in rows[2].reason
+
+
+LATIN = "id,title,author,cover\nb1,Café Crème à Noël,Zoë Brontë,x.png\nb2,Señorita,José Núñez,y.png\n"
+CP1252 = "id,title,author,cover\nb3,“Quoted” – a €5 tale,Ann O’Neil,z.png\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding"), [(LATIN, "latin-1"), (CP1252, "cp1252"), (LATIN + CP1252[22:], "cp1252")]
+)
+def test_a_catalog_that_is_not_utf8_is_read_right_and_the_guess_is_said(tmp_path: Path, text: str, encoding: str):
+    path = tmp_path / "books.csv"
+    path.write_bytes(text.encode(encoding))
+    reader = CatalogReader(path)
+    titles = [row.get("title") for row in reader]
+    expected = [line.split(",")[1] for line in text.splitlines()[1:]]
+    assert titles == expected
+    [note] = reader.notes
+    assert "not UTF-8" in note and "confidence" in note and "--encoding" in note
+
+
+def test_utf8_is_preferred_and_a_declared_encoding_comes_next(tmp_path: Path):
+    utf8 = tmp_path / "utf8.csv"
+    utf8.write_text(LATIN, encoding="utf-8")
+    reader = CatalogReader(utf8, encoding="latin-1")  # valid UTF-8 is UTF-8
+    assert next(row.get("title") for row in reader) == "Café Crème à Noël" and not reader.notes
+    greek = tmp_path / "greek.csv"
+    greek.write_bytes("id,title,cover\ng1,Οδύσσεια,x.png\n".encode("iso8859_7"))
+    declared = CatalogReader(greek, encoding="iso8859_7")
+    assert [row.get("title") for row in declared] == ["Οδύσσεια"] and not declared.notes
+
+
+def test_a_semicolon_separated_csv_is_read(tmp_path: Path):
+    path = tmp_path / "books.csv"
+    path.write_text("id;title;author;cover\nb1;Salt, and Silver;Ina Vale;a.png\n")
+    reader = CatalogReader(path)
+    [row] = list(reader)
+    assert row.get("title") == "Salt, and Silver" and row.get("cover") == "a.png"
+    assert any("';'" in note for note in reader.notes)
