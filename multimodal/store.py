@@ -237,30 +237,42 @@ class BookStore:
         text_vectors: np.ndarray,
         cover_vectors: Sequence[np.ndarray | None],
     ) -> None:
-        """Store books: cover vectors first, text records (which carry the content hash) last."""
+        """Store books: cover vectors first, text records (which carry the content hash) last.
+
+        A book written again is replaced, not merged: its stored record equals a clean ingest's.
+        """
         with_cover = [i for i, vector in enumerate(cover_vectors) if vector is not None]
         without_cover = [books[i].book_id for i, vector in enumerate(cover_vectors) if vector is None]
         for part in self._batches(len(with_cover)):
             chosen = with_cover[part]
+            ids = [books[i].book_id for i in chosen]
             self._call(
                 "writing cover vectors",
                 self.covers.upsert,
-                ids=[books[i].book_id for i in chosen],
+                ids=ids,
                 embeddings=np.stack([cover_vectors[i] for i in chosen]),
-                metadatas=[books[i].filter_metadata() for i in chosen],
+                metadatas=self._replacing(self.covers, ids, [books[i].filter_metadata() for i in chosen]),
             )
         if without_cover:
             self._call("removing cover vectors", self.covers.delete, ids=without_cover)
         for part in self._batches(len(books)):
             chunk = books[part]
+            ids = [book.book_id for book in chunk]
             self._call(
                 "writing book records",
                 self.texts.upsert,
-                ids=[book.book_id for book in chunk],
+                ids=ids,
                 embeddings=np.asarray(text_vectors[part]),
-                metadatas=[book.metadata() for book in chunk],
+                metadatas=self._replacing(self.texts, ids, [book.metadata() for book in chunk]),
                 documents=[book.document for book in chunk],
             )
+
+    def _replacing(self, collection: Any, ids: list[str], metadatas: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``metadatas`` plus ``None`` for every stored key they lack: Chroma merges metadata on upsert,
+        and removes a key set to None, so an emptied author or a cleared flag does not linger."""
+        got = self._call("reading stored metadata", collection.get, ids=ids, include=["metadatas"])
+        stored = {book_id: metadata or {} for book_id, metadata in zip(got["ids"], got["metadatas"], strict=True)}
+        return [dict.fromkeys(stored.get(book_id, {}), None) | new for book_id, new in zip(ids, metadatas, strict=True)]
 
     def delete(self, ids: Sequence[str]) -> None:
         for part in self._batches(len(ids)):
