@@ -256,3 +256,39 @@ def test_real_truncated_romance_covers_land_with_their_covers(offline_models, tm
     assert {flag.book_id for flag in summary.flagged} == set(isbns)
     assert store.covers.count() == 4
     assert all(book.record.flags == ["truncated-cover"] for book in store.fetch(isbns).values())
+
+
+def stored_state(store: BookStore) -> dict[str, object]:
+    """Everything the store holds about its books, comparable across stores."""
+    texts = store.texts.get(include=["metadatas", "documents"])
+    covers = store.covers.get(include=["metadatas", "embeddings"])
+    return {
+        "texts": sorted(zip(texts["ids"], texts["metadatas"], texts["documents"], strict=True)),
+        "covers": sorted(
+            (i, m, np.round(e, 5).tolist())
+            for i, m, e in zip(covers["ids"], covers["metadatas"], covers["embeddings"], strict=True)
+        ),
+    }
+
+
+def test_an_updated_book_equals_a_clean_ingest_of_it(offline_models, tmp_path):
+    rows = good_rows(tmp_path, 3)
+    Image.new("RGB", (300, 450), (255, 255, 255)).save(tmp_path / "blank.png")
+    rows[2]["cover"] = "blank.png"  # b2 starts with a blank cover: flagged, no cover vector, no phash
+    run(offline_models, tmp_path / "updated", write_catalog(tmp_path, rows))
+
+    rows[0].update(author="", year="", description="")  # emptied fields
+    rows[1]["cover"] = "blank.png"  # b1's cover became blank: flag on, phash and cover vector gone
+    rows[2]["cover"] = "c2.png"  # b2's cover was fixed: flag off
+    catalog = write_catalog(tmp_path, rows)
+    summary, updated = run(offline_models, tmp_path / "updated", catalog)
+    assert summary.updated == 3
+    _, fresh = run(offline_models, tmp_path / "fresh", catalog)
+
+    assert stored_state(updated) == stored_state(fresh)
+    record = updated.fetch(["b0"])["b0"].record
+    assert (record.author, record.year, record.description) == ("", None, "")
+    books = updated.fetch(["b1", "b2"])
+    assert books["b1"].record.flags == ["blank-cover"] and not books["b1"].record.phash
+    assert books["b1"].cover_vector is None
+    assert books["b2"].record.flags == [] and books["b2"].record.phash and books["b2"].cover_vector is not None
