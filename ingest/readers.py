@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from charset_normalizer import from_path
+from charset_normalizer import from_bytes
 
 FIELDS = ("id", "title", "author", "description", "year", "genre", "isbn", "cover")
 # Header names we recognise without a --map option (compared case-insensitively).
@@ -114,9 +114,12 @@ class ColumnMap:
 MAX_FIELD_CHARS = 100_000  # a field longer than this rejects its row (a description is a few thousand)
 CSV_PARSE_LIMIT = 32 * 1024 * 1024  # beyond this the CSV parser itself stops; the row is rejected too
 csv.field_size_limit(CSV_PARSE_LIMIT)
-# When several encodings read a file equally well (short files often do), the most common one for
-# catalogs wins: Windows-1252 reads all of latin-1's letters the same and adds curly quotes and €.
-PREFERRED_ENCODINGS = ("cp1252", "latin_1", "iso8859_15", "cp1250", "utf_16")
+# Short catalogs give a detector little to go on: latin-1 "Señorita" reads as well in cp1250 or
+# cp437. The most common encoding of catalogs that are not UTF-8, Windows-1252 (latin-1's letters
+# plus curly quotes and €), wins unless another reads the text clearly better (Polish or Cyrillic
+# text is gibberish in cp1252, and the detector then rules cp1252 out).
+WESTERN = "cp1252"
+WESTERN_TOLERANCE = 0.1  # how much more "chaos" (charset-normalizer's mess measure) cp1252 may show
 OTHER_DELIMITERS = ";\t|"
 
 
@@ -138,6 +141,24 @@ def is_utf8(path: Path) -> bool:
     return True
 
 
+NON_ASCII_CONTEXT = re.compile(rb"[\x20-\x7e]{0,40}[\x80-\xff][\x20-\xff]{0,80}")
+
+
+def non_ascii_sample(path: Path, limit: int = 64 * 1024) -> bytes:
+    """The passages around non-ASCII bytes, where the encoding shows (a detector sampling a large
+    file at random mostly sees ASCII, and then any single-byte encoding looks as good as any other)."""
+    found: list[bytes] = []
+    size = 0
+    with path.open("rb") as stream:
+        for line in stream:
+            for passage in NON_ASCII_CONTEXT.findall(line):
+                found.append(passage)
+                size += len(passage)
+                if size >= limit:
+                    return b"\n".join(found)
+    return b"\n".join(found)
+
+
 def choose_encoding(path: Path, declared: str | None = None) -> Encoding:
     """UTF-8 when the whole file decodes as such; else the declared encoding; else a guess, said aloud."""
     if is_utf8(path):
@@ -145,24 +166,21 @@ def choose_encoding(path: Path, declared: str | None = None) -> Encoding:
     if declared:
         codecs.lookup(declared)  # an unknown name is a LookupError: the CLI says so
         return Encoding(declared)
-    results = list(from_path(path))
+    sample = non_ascii_sample(path)
+    results = list(from_bytes(sample))
     if not results:
         return Encoding("cp1252", f"{path.name} is not UTF-8 and no encoding fits it well; read as cp1252")
-    best = results[0]
-    ties = [result for result in results if (result.chaos, result.coherence) == (best.chaos, best.coherence)]
-    chosen = min(ties, key=lambda r: PREFERRED_ENCODINGS.index(r.encoding) if r.encoding in PREFERRED_ENCODINGS else 99)
-    others = [result.encoding for result in ties if result is not chosen]
+    chosen = results[0]
+    western = from_bytes(sample, cp_isolation=[WESTERN]).best()
+    if western is not None and western.chaos <= chosen.chaos + WESTERN_TOLERANCE:
+        chosen = western
+    others = [result.encoding for result in results if result.encoding != chosen.encoding]
     note = (
         f"{path.name} is not UTF-8: read as {chosen.encoding} (confidence {1 - chosen.chaos:.2f}"
-        + (f"; {', '.join(others[:3])} would read it as well" if others else "")
+        + (f"; also possible: {', '.join(others[:3])}" if others else "")
         + "); if that is wrong, give --encoding"
     )
     return Encoding(chosen.encoding, note)
-
-
-def detect_encoding(path: Path) -> str:
-    """The encoding a catalog is read with (UTF-8 preferred, else charset-normalizer's best guess)."""
-    return choose_encoding(path).name
 
 
 def field_too_long(values: dict[str, str]) -> str | None:

@@ -129,6 +129,18 @@ def test_a_catalog_that_is_not_utf8_is_read_right_and_the_guess_is_said(tmp_path
     assert "not UTF-8" in note and "confidence" in note and "--encoding" in note
 
 
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [("Zażółć gęślą jaźń,x.png\nŁódź i Kraków,y.png", "cp1250"), ("Война и мир,x.png\nАнна Каренина,y.png", "cp1251")],
+)
+def test_a_catalog_in_another_script_is_not_forced_into_cp1252(tmp_path: Path, text: str, encoding: str):
+    path = tmp_path / "books.csv"
+    path.write_bytes(f"title,cover\n{text}\n".encode(encoding))
+    reader = CatalogReader(path)
+    assert [row.get("title") for row in reader] == [line.split(",")[0] for line in text.splitlines()]
+    assert f"read as {encoding}" in reader.notes[0]
+
+
 def test_utf8_is_preferred_and_a_declared_encoding_comes_next(tmp_path: Path):
     utf8 = tmp_path / "utf8.csv"
     utf8.write_text(LATIN, encoding="utf-8")
