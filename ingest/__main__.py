@@ -1,8 +1,9 @@
 """``python -m ingest CATALOG`` — put a catalog (CSV, JSONL, JSON or a folder of images) into Folio.
 
-Exit status: 0 every row landed; 2 error (nothing or not everything was done); 3 some rows were
-rejected (the rest landed); 4 the store (a Chroma server) stopped answering — what was written is
-kept, and rerunning the same command resumes. How long a silent server is retried before giving up:
+Exit status: 0 every row landed; 2 the job could not run (bad arguments, no catalog, no models) or a
+prune was refused (what landed is kept); 3 some rows were rejected (the rest landed; see the rejects
+report); 4 the store (a Chroma server) stopped answering — what was written is kept, and rerunning
+the same command resumes. How long a silent server is retried before giving up:
 FOLIO_STORE_RETRY_SECONDS (default 5).
 """
 
@@ -13,11 +14,11 @@ import logging
 import sys
 from pathlib import Path
 
-from ingest.job import IngestJob, IngestOptions
+from ingest.covers import DOWNLOAD_SECONDS
+from ingest.job import EXIT_COULD_NOT_RUN, EXIT_STORE_UNREACHABLE, IngestJob, IngestOptions
 from ingest.readers import FIELDS, ColumnMap
+from ingest.writer import PRUNE_LIMIT
 from multimodal import FolioError, Settings, StoreUnavailable, open_ingest
-
-EXIT_STORE_UNREACHABLE = 4
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -48,11 +49,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, help="images per model forward (FOLIO_BATCH_SIZE)")
     parser.add_argument("--workers", type=int, default=4, help="image decoding threads")
     parser.add_argument("--ocr", action="store_true", help="read the text on each cover and store it with the book")
+    parser.add_argument("--encoding", help="the catalog's encoding when it is not UTF-8 (default: detected, and said)")
     parser.add_argument("--prune", action="store_true", help="remove books that are no longer in the catalog")
+    parser.add_argument(
+        "--prune-limit",
+        type=float,
+        default=PRUNE_LIMIT,
+        help=f"refuse a prune that would remove more than this share of the store (default {PRUNE_LIMIT})",
+    )
+    parser.add_argument("--force", action="store_true", help="prune even beyond --prune-limit")
     parser.add_argument("--rebuild", action="store_true", help="drop the store's vectors and embed everything again")
     parser.add_argument("--shard", help="I/N: ingest only this worker's share of the catalog (0 ≤ I < N)")
     parser.add_argument("--rejects", type=Path, help="JSONL report of rejected rows (default: DATA_DIR/rejects.jsonl)")
     parser.add_argument("--allow-outside", action="store_true", help="allow cover paths outside the catalog's folders")
+    parser.add_argument(
+        "--allow-private-urls",
+        action="store_true",
+        help="allow cover URLs on loopback, private and link-local addresses (refused by default)",
+    )
+    parser.add_argument(
+        "--download-seconds",
+        type=float,
+        default=DOWNLOAD_SECONDS,
+        help=f"total time one cover download may take, retries included (default {DOWNLOAD_SECONDS:g})",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser.parse_args(argv)
 
@@ -87,40 +107,63 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     return shard
 
 
+def parse_map(items: list[str]) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for item in items:
+        name, equals, column = item.partition("=")
+        if not equals or not name.strip() or not column:
+            raise ValueError(f"--map {item!r}: expected FIELD=COLUMN, e.g. --map title='Book Title'")
+        mapping[name.strip()] = column
+    return mapping
+
+
+def options_from(args: argparse.Namespace, settings: Settings) -> IngestOptions:
+    return IngestOptions(
+        catalog=args.catalog,
+        images_dir=args.images_dir,
+        columns=ColumnMap(parse_map(args.map)),
+        encoding=args.encoding,
+        ocr=args.ocr,
+        prune=args.prune,
+        prune_limit=args.prune_limit,
+        force=args.force,
+        shard=parse_shard(args.shard),
+        rejects_path=args.rejects or settings.data_dir / "rejects.jsonl",
+        workers=args.workers,
+        cache_dir=settings.data_dir / "cover-cache",
+        allow_outside=args.allow_outside,
+        allow_private_urls=args.allow_private_urls,
+        download_seconds=args.download_seconds,
+        progress=not args.no_progress,
+    )
+
+
+def open_job(args: argparse.Namespace, settings: Settings, options: IngestOptions) -> IngestJob:
+    """The models and the store for this run, from the composition root."""
+    if not args.catalog.exists():
+        raise FolioError(f"catalog not found: {args.catalog}")
+    backend = open_ingest(settings, rebuild=args.rebuild)
+    if backend.notice:
+        print(f"note: {backend.notice}", file=sys.stderr)
+    print(f"profile {backend.models.profile.name}; store {backend.store.location}", file=sys.stderr)
+    return IngestJob(backend.models, backend.store, options)
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     args = parse_args(argv)
     job: IngestJob | None = None
     try:
         settings = settings_from(args)
-        mapping = dict(item.split("=", 1) for item in args.map)
-        options = IngestOptions(
-            catalog=args.catalog,
-            images_dir=args.images_dir,
-            columns=ColumnMap(mapping),
-            ocr=args.ocr,
-            prune=args.prune,
-            shard=parse_shard(args.shard),
-            rejects_path=args.rejects or settings.data_dir / "rejects.jsonl",
-            workers=args.workers,
-            cache_dir=settings.data_dir / "cover-cache",
-            allow_outside=args.allow_outside,
-            progress=not args.no_progress,
-        )
-        if not args.catalog.exists():
-            raise FolioError(f"catalog not found: {args.catalog}")
-        backend = open_ingest(settings, rebuild=args.rebuild)
-        if backend.notice:
-            print(f"note: {backend.notice}", file=sys.stderr)
-        print(f"profile {backend.models.profile.name}; store {backend.store.location}", file=sys.stderr)
-        job = IngestJob(backend.models, backend.store, options)
+        options = options_from(args, settings)
+        job = open_job(args, settings, options)
         summary = job.run()
     except StoreUnavailable as error:
         report_unreachable(error, job, progress=not args.no_progress)
         return EXIT_STORE_UNREACHABLE
     except (FolioError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_COULD_NOT_RUN
     print(summary.report())
     if summary.rejected:
         print(f"  rejected rows with reasons: {options.rejects_path}")

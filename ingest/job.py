@@ -1,43 +1,50 @@
 """The batch ingest job, as clip-retrieval does it: reader → mapper → writer, each stage timed.
 
-- reader: catalog rows, streamed (``ingest.readers``);
-- mapper: per row, validation, cover bytes, content hash; for new or changed books only, image
-  decoding (in worker threads), blank-cover check, perceptual hash, optional OCR, then encoding;
-- writer: Chroma upserts, cover vector first and the text record with the content hash last.
+- reader (``ingest.readers.CatalogReader``): catalog rows, streamed, in any of the usual encodings;
+- mapper (``ingest.mapper.BookMapper``): per row, validation, cover bytes, content hash; for new or
+  changed books only, image decoding (in worker threads), cover checks, perceptual hash, optional
+  OCR; then, per chunk, encoding — the text and image vectors;
+- writer (``ingest.writer.BookWriter``): Chroma upserts, cover vector first and the text record
+  with the content hash last; then the guarded prune.
 
-A book whose content hash (cover bytes + text fields + model identity) is already stored is
-skipped without decoding or embedding, so a rerun — after a change, a crash or ``kill -9`` —
-does only the work that is left.
+Reading, mapping and decoding the next chunks run in a background thread while this one encodes
+and writes. A book whose content hash (cover bytes + text fields + model identity) is already
+stored is skipped without decoding or embedding, so a rerun — after a change, a crash or
+``kill -9`` — does only the work that is left.
 """
 
 from __future__ import annotations
 
+import codecs
 import ctypes
-import hashlib
-import json
 import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from queue import Queue
-from typing import Any
 
-from PIL import Image
 from tqdm import tqdm
 
-from ingest.covers import CoverError, CoverFetcher
-from ingest.readers import CatalogRow, ColumnMap, Rejection, read_catalog
-from multimodal.errors import BadImage
-from multimodal.fingerprint import phash
-from multimodal.images import blank_reason, decode_image
-from multimodal.models import CoverReader, Models
-from multimodal.store import BookRecord, BookStore
+from ingest.covers import DOWNLOAD_SECONDS, CoverFetcher
+from ingest.mapper import BookMapper, Candidate, Flag, shard_of
+from ingest.readers import CatalogReader, ColumnMap, Rejection
+from ingest.writer import PRUNE_LIMIT, BookWriter, PrunePlan
+from multimodal.models import Models
+from multimodal.store import BookStore
+
+__all__ = ["IngestJob", "IngestOptions", "IngestSummary", "shard_of"]
+
+# Exit codes of ``python -m ingest`` (IngestSummary.exit_code and the CLI).
+EXIT_ALL_LANDED = 0
+EXIT_COULD_NOT_RUN = 2  # bad arguments, no catalog, no models, or a refused prune (what landed is kept)
+EXIT_SOME_REJECTED = 3  # the rest landed; the rejects report says why each row was refused
+EXIT_STORE_UNREACHABLE = 4  # what was written is kept; rerunning the same command resumes
 
 
 @dataclass
@@ -45,22 +52,31 @@ class IngestOptions:
     catalog: Path
     images_dir: Path | None = None
     columns: ColumnMap = field(default_factory=ColumnMap)
+    encoding: str | None = None  # the catalog's encoding when it is not UTF-8 (else detected)
     ocr: bool = False
     prune: bool = False
+    prune_limit: float = PRUNE_LIMIT  # the largest share of the store a prune removes without force
+    force: bool = False
     shard: tuple[int, int] | None = None  # (index, count): this worker's share of the catalog
     rejects_path: Path | None = None
     workers: int = 4
     chunk_size: int = 128
     allow_outside: bool = False
+    allow_private_urls: bool = False
+    download_seconds: float = DOWNLOAD_SECONDS
     cache_dir: Path = Path(".folio/cover-cache")
     progress: bool = True
 
-
-@dataclass
-class Flag:
-    book_id: str
-    row: int
-    reason: str
+    def __post_init__(self) -> None:
+        if self.prune and self.shard:
+            raise ValueError("--prune needs the whole catalog; it cannot be combined with --shard")
+        if self.encoding:
+            try:
+                codecs.lookup(self.encoding)
+            except LookupError:
+                raise ValueError(f"--encoding {self.encoding}: not an encoding Python knows") from None
+        if not 0 <= self.prune_limit <= 1:
+            raise ValueError(f"--prune-limit is a share of the store between 0 and 1, not {self.prune_limit}")
 
 
 @dataclass
@@ -72,12 +88,16 @@ class IngestSummary:
     rejected: list[Rejection] = field(default_factory=list)
     flagged: list[Flag] = field(default_factory=list)
     duplicate_covers: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the reader had to guess (encoding, delimiter)
+    prune: PrunePlan | None = None
     seconds: Counter = field(default_factory=Counter)
 
     @property
     def exit_code(self) -> int:
-        """0: every row landed; 3: some rows were rejected (the rest landed)."""
-        return 3 if self.rejected else 0
+        """0: every row landed; 2: the prune was refused; 3: some rows were rejected (the rest landed)."""
+        if self.prune is not None and self.prune.refusal:
+            return EXIT_COULD_NOT_RUN
+        return EXIT_SOME_REJECTED if self.rejected else EXIT_ALL_LANDED
 
     def report(self) -> str:
         lines = [
@@ -85,34 +105,22 @@ class IngestSummary:
             f"{len(self.rejected)} rejected, {len(self.flagged)} flagged"
             + (f", {self.pruned} pruned" if self.pruned else ""),
         ]
+        lines += [f"  note: {note}" for note in self.notes]
         reasons = Counter(rejection.reason.split(":")[0] for rejection in self.rejected)
         lines += [f"  rejected ({count}): {reason}" for reason, count in reasons.most_common()]
-        flags = Counter(flag.reason for flag in self.flagged)
+        flags = Counter(flag.reason.split(":")[0] for flag in self.flagged)
         lines += [f"  flagged, kept searchable by text ({count}): {reason}" for reason, count in flags.items()]
         if self.duplicate_covers:
             shown = ", ".join(f"{a} = {b}" for a, b in self.duplicate_covers[:5])
             lines.append(f"  identical-looking covers ({len(self.duplicate_covers)}): {shown}")
+        if self.prune is not None and self.prune.refusal:
+            lines.append(f"  prune refused: {self.prune.refusal}")
+            lines.append(f"  would have removed ({len(self.prune.gone)}): {self.prune.listing()}")
+        elif self.pruned:
+            lines.append(f"  pruned ({self.pruned}): {self.prune.listing() if self.prune else ''}")
         timing = ", ".join(f"{stage} {seconds:.1f}s" for stage, seconds in self.seconds.items())
         lines.append(f"  time by stage: {timing}")
         return "\n".join(lines)
-
-
-@dataclass
-class Candidate:
-    """A row that passed validation, with what the mapper learns about it."""
-
-    row: int
-    record: BookRecord
-    cover_bytes: bytes
-    image: Image.Image | None = None
-    prepared: Any = None  # the image encoder's input, made in a worker thread
-    is_update: bool = False
-
-
-def chunked(items: Iterable, size: int) -> Iterator[list]:
-    iterator = iter(items)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
 
 
 BACKGROUND_NICENESS = 10
@@ -171,26 +179,23 @@ def prefetch(items: Iterator, depth: int) -> Iterator:
         yield item
 
 
-def shard_of(book_id: str, count: int) -> int:
-    """A book's shard: stable across processes and machines (not Python's salted hash)."""
-    return int.from_bytes(hashlib.sha1(book_id.encode()).digest()[:8], "big") % count
-
-
 class IngestJob:
     def __init__(self, models: Models, store: BookStore, options: IngestOptions) -> None:
-        self.models = models
-        self.store = store
         self.options = options
+        self.reader = CatalogReader(options.catalog, options.columns, options.encoding)
         roots = [options.images_dir] if options.images_dir else []
         roots.append(options.catalog if options.catalog.is_dir() else options.catalog.parent)
-        self.covers = CoverFetcher(roots, options.cache_dir, options.allow_outside)
-        self.cover_reader: CoverReader | None = models.cover_reader if options.ocr else None
-        if options.ocr and self.cover_reader is None:
-            self.cover_reader = CoverReader()
-        self.summary = IngestSummary()
-        self.seen: dict[str, int] = {}  # book id → first row, to refuse duplicates
-        self.catalog_ids: set[str] = set()  # every id the catalog names, rejected or not: --prune keeps them
-        self.phashes: dict[str, str] = {}
+        covers = CoverFetcher(
+            roots,
+            options.cache_dir,
+            options.allow_outside,
+            download_seconds=options.download_seconds,
+            allow_private_urls=options.allow_private_urls,
+        )
+        self.mapper = BookMapper(models, covers, options.ocr, options.shard)
+        self.writer = BookWriter(store)
+        self.store = store
+        self.summary = IngestSummary(rejected=self.mapper.rejected, flagged=self.mapper.flagged)
 
     @contextmanager
     def timed(self, stage: str) -> Iterator[None]:
@@ -200,163 +205,58 @@ class IngestJob:
         finally:
             self.summary.seconds[stage] += time.perf_counter() - start
 
-    # -- reader -------------------------------------------------------------------------------
-    def rows(self) -> Iterator[CatalogRow | Rejection]:
-        return read_catalog(self.options.catalog, self.options.columns)
-
     def count_rows(self) -> int | None:
         try:
-            return sum(1 for _ in self.rows())
+            return sum(1 for _ in self.reader)
         except Exception:
             return None
 
-    # -- mapper -------------------------------------------------------------------------------
-    def validate(self, row: CatalogRow) -> Candidate | Rejection | None:
-        book_id = row.book_id
-        self.catalog_ids.add(book_id)
-        if self.options.shard and shard_of(book_id, self.options.shard[1]) != self.options.shard[0]:
-            return None
-        if not row.get("title"):
-            return Rejection(row.row, book_id, "title", "missing title")
-        if book_id in self.seen:
-            return Rejection(row.row, book_id, "id", f"duplicate id: first seen at row {self.seen[book_id]}")
-        self.seen[book_id] = row.row
-        if not row.get("cover"):
-            return Rejection(row.row, book_id, "cover", "missing cover: no path or URL given")
-        try:
-            cover_bytes = self.covers.fetch(row.get("cover"))
-            location = self.covers.locate(row.get("cover"))
-        except CoverError as error:
-            return Rejection(row.row, book_id, "cover", str(error))
-        record = BookRecord(
-            book_id=book_id,
-            title=row.get("title"),
-            author=row.get("author"),
-            description=row.get("description"),
-            year=row.year,
-            genre=row.get("genre").lower(),
-            isbn=row.get("isbn"),
-            cover=location,
-        )
-        fields = json.dumps([record.title, record.author, record.description, record.year, record.genre, record.isbn])
-        digest = hashlib.sha256(f"{self.models.identity}|ocr={self.options.ocr}|{fields}|".encode())
-        digest.update(cover_bytes)
-        record.content_hash = digest.hexdigest()
-        return Candidate(row.row, record, cover_bytes)
-
-    def decode(self, candidate: Candidate) -> Candidate:
-        """Decode the cover; a cover that cannot be used costs the book its cover vector, never its text."""
-        record = candidate.record
-        try:
-            decoded = decode_image(candidate.cover_bytes, purpose="ingest")
-        except BadImage as error:
-            return self.flag(candidate, "unreadable-cover", f"unreadable cover: {error}")
-        image = decoded.image
-        if decoded.truncated:
-            self.flag(candidate, "truncated-cover", "truncated cover (decoded as far as its data goes)")
-        reason = blank_reason(image)
-        if reason:
-            return self.flag(candidate, "blank-cover", reason)
-        candidate.image = image
-        candidate.prepared = self.models.image_encoder.prepare(image)
-        record.phash = phash(image)
-        if self.cover_reader is not None:
-            record.cover_text = self.cover_reader.read(image)
-        return candidate
-
-    def flag(self, candidate: Candidate, flag: str, reason: str) -> Candidate:
-        candidate.record.flags.append(flag)
-        self.summary.flagged.append(Flag(candidate.record.book_id, candidate.row, reason))
-        return candidate
-
-    # -- writer -------------------------------------------------------------------------------
-    def write(self, ready: list[Candidate]) -> None:
-        with self.timed("encode"):
-            text_vectors = self.models.text_encoder.encode_texts([c.record.document for c in ready])
-            with_image = [c for c in ready if c.image is not None]
-            image_vectors = iter(self.models.image_encoder.encode_prepared([c.prepared for c in with_image]))
-            cover_vectors = [next(image_vectors) if c.image is not None else None for c in ready]
-        with self.timed("write"):
-            self.store.write([c.record for c in ready], text_vectors, cover_vectors)
-
-    def note_duplicates(self, ready: list[Candidate]) -> None:
-        for candidate in ready:
-            hashed = candidate.record.phash
-            if not hashed:
-                continue
-            if hashed in self.phashes:
-                self.summary.duplicate_covers.append((self.phashes[hashed], candidate.record.book_id))
-            else:
-                self.phashes[hashed] = candidate.record.book_id
-
-    # -- the job ------------------------------------------------------------------------------
     def run(self) -> IngestSummary:
         """Read, map and decode the next chunks in a background thread while this one encodes and writes."""
-        options = self.options
+        options, summary = self.options, self.summary
         total = self.count_rows() if options.progress else None
         bar = tqdm(total=total, unit="book", desc="ingest", disable=not options.progress, dynamic_ncols=True)
         with ThreadPoolExecutor(max_workers=options.workers, initializer=run_in_background) as pool:
-            for ready, rows_read in prefetch(self.prepared_chunks(pool), depth=2):
+            for ready, rows_read in prefetch(self.mapped_chunks(pool), depth=2):
                 if ready:
-                    self.write(ready)
+                    self.encode_and_write(ready)
                     release_free_memory()
-                    for candidate in ready:
-                        if candidate.is_update:
-                            self.summary.updated += 1
-                        else:
-                            self.summary.ingested += 1
                 bar.update(rows_read)
         bar.close()
+        summary.unchanged = self.mapper.unchanged
+        summary.duplicate_covers = self.mapper.duplicate_covers
+        summary.notes = list(self.reader.notes)
         if options.prune:
             self.prune()
-        self.store.touch()
-        if options.rejects_path and self.summary.rejected:
-            self.write_rejects(options.rejects_path)
-        return self.summary
+        self.writer.finish()
+        if options.rejects_path and summary.rejected:
+            self.writer.write_rejects(options.rejects_path, summary.rejected)
+        return summary
 
-    def prepared_chunks(self, pool: ThreadPoolExecutor) -> Iterator[tuple[list[Candidate], int]]:
+    def mapped_chunks(self, pool: ThreadPoolExecutor) -> Iterator[tuple[list[Candidate], int]]:
         """Chunks of books ready to encode (new or changed ones only), with how many rows each covered."""
-        rows = self.rows()
+        rows = iter(self.reader)
         while True:
             with self.timed("read"):
                 chunk = list(islice(rows, self.options.chunk_size))
             if not chunk:
                 return
-            yield self.prepare(chunk, pool), len(chunk)
+            with self.timed("map"):
+                ready = self.mapper.map_chunk(chunk, pool, self.store.content_hashes)
+            yield ready, len(chunk)
 
-    def prepare(self, chunk: list[CatalogRow | Rejection], pool: ThreadPoolExecutor) -> list[Candidate]:
-        summary = self.summary
-        with self.timed("map"):
-            candidates: list[Candidate] = []
-            for item in chunk:
-                outcome = self.validate(item) if isinstance(item, CatalogRow) else item
-                if isinstance(outcome, Rejection):
-                    summary.rejected.append(outcome)
-                elif outcome is not None:
-                    candidates.append(outcome)
-            stored = self.store.content_hashes([c.record.book_id for c in candidates])
-            todo = [c for c in candidates if stored.get(c.record.book_id) != c.record.content_hash]
-            summary.unchanged += len(candidates) - len(todo)
-        with self.timed("decode"):
-            ready: list[Candidate] = []
-            for outcome in pool.map(self.decode, todo):
-                if isinstance(outcome, Rejection):
-                    summary.rejected.append(outcome)
-                else:
-                    outcome.is_update = outcome.record.book_id in stored
-                    ready.append(outcome)
-        self.note_duplicates(ready)
-        return ready
+    def encode_and_write(self, ready: list[Candidate]) -> None:
+        with self.timed("encode"):
+            books = self.mapper.encode(ready)
+        with self.timed("write"):
+            self.writer.write(books)
+        updates = sum(book.is_update for book in books)
+        self.summary.updated += updates
+        self.summary.ingested += len(books) - updates
 
     def prune(self) -> None:
-        if self.options.shard:
-            raise ValueError("--prune needs the whole catalog; it cannot be combined with --shard")
-        gone = [book_id for book_id in self.store.all_ids() if book_id not in self.catalog_ids]
-        self.store.delete(gone)
-        self.summary.pruned = len(gone)
-
-    def write_rejects(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w") as stream:
-            for rejection in self.summary.rejected:
-                stream.write(json.dumps(rejection.__dict__) + "\n")
+        summary = self.summary
+        valid_rows = summary.ingested + summary.updated + summary.unchanged
+        options = self.options
+        summary.prune = self.writer.plan_prune(self.mapper.catalog_ids, valid_rows, options.prune_limit, options.force)
+        summary.pruned = self.writer.prune(summary.prune)

@@ -18,6 +18,7 @@ from conftest import ROOT, SAMPLE_CATALOG, SHARED_DATA, needs_shared_data
 from PIL import Image, ImageDraw
 
 from ingest.job import IngestJob, IngestOptions, shard_of
+from ingest.readers import ColumnMap
 from multimodal.service import LoadedModels, load_models
 from multimodal.settings import Settings
 from multimodal.store import BookStore
@@ -149,8 +150,46 @@ def test_prune_removes_books_no_longer_in_the_catalog(offline_models, tmp_path):
     rows = good_rows(tmp_path, 5)
     run(offline_models, tmp_path / "store", write_catalog(tmp_path, rows))
     kept = [*rows[:2], {**rows[2], "title": ""}]  # a now-broken row is rejected but not pruned
-    summary, store = run(offline_models, tmp_path / "store", write_catalog(tmp_path, kept), prune=True)
+    summary, store = run(offline_models, tmp_path / "store", write_catalog(tmp_path, kept), prune=True, force=True)
     assert summary.pruned == 2 and sorted(store.all_ids()) == ["b0", "b1", "b2"]
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        "id,title,author,year,genre,description,cover\n",  # header only
+        "id;title;author;cover\nb0,Book number 0;x;c0.png\n",  # every row ragged or untitled
+        None,  # a mistyped --map: every row rejected
+    ],
+)
+def test_prune_never_acts_on_a_catalog_without_valid_rows(offline_models, tmp_path, broken):
+    rows = good_rows(tmp_path, 5)
+    run(offline_models, tmp_path / "store", write_catalog(tmp_path, rows))
+    options: dict[str, object] = {"prune": True, "force": True}
+    if broken is None:
+        catalog = write_catalog(tmp_path, rows)
+        options["columns"] = ColumnMap({"id": "book-{ID}"})  # the column is "id": every row rejected
+    else:
+        catalog = tmp_path / "broken.csv"
+        catalog.write_text(broken)
+    summary, store = run(offline_models, tmp_path / "store", catalog, **options)
+    assert summary.pruned == 0 and len(store.all_ids()) == 5
+    assert summary.exit_code == 2 and "no valid rows" in summary.report()
+    assert "would have removed (5): b0, b1, b2, b3, b4" in summary.report()
+
+
+def test_prune_beyond_its_limit_is_refused_unless_forced(offline_models, tmp_path):
+    rows = good_rows(tmp_path, 10)
+    run(offline_models, tmp_path / "store", write_catalog(tmp_path, rows))
+    fewer = write_catalog(tmp_path, rows[:7])  # 3 of 10 books would go: 30 % > 20 %
+    refused, store = run(offline_models, tmp_path / "store", fewer, prune=True)
+    assert refused.pruned == 0 and len(store.all_ids()) == 10 and refused.exit_code == 2
+    assert "3 of 10 books (30%)" in refused.report() and "b7, b8, b9" in refused.report()
+    allowed, store = run(offline_models, tmp_path / "store", fewer, prune=True, prune_limit=0.5)
+    assert allowed.pruned == 3 and allowed.exit_code == 0
+    run(offline_models, tmp_path / "store", write_catalog(tmp_path, rows))
+    forced, store = run(offline_models, tmp_path / "store", write_catalog(tmp_path, rows[:7]), prune=True, force=True)
+    assert forced.pruned == 3 and sorted(store.all_ids()) == [f"b{i}" for i in range(7)]
 
 
 def test_shards_ingest_every_book_exactly_once(offline_models, tmp_path):
@@ -188,7 +227,10 @@ def test_cover_urls_are_downloaded_once_and_cached(offline_models, tmp_path):
     rows.append({"id": "ftp", "title": "Elsewhere", "cover": "ftp://127.0.0.1/x.png"})
     catalog = write_catalog(tmp_path, rows)
     try:
-        first, _ = run(offline_models, tmp_path / "store", catalog)
+        refused, _ = run(offline_models, tmp_path / "store", catalog)  # a loopback server needs permission
+        assert refused.ingested == 0 and all("private address" in r.reason for r in refused.rejected[:3])
+        assert QuietHandler.requests == []
+        first, _ = run(offline_models, tmp_path / "store", catalog, allow_private_urls=True)
     finally:
         server.shutdown()
     assert first.ingested == 3
@@ -292,3 +334,27 @@ def test_an_updated_book_equals_a_clean_ingest_of_it(offline_models, tmp_path):
     assert books["b1"].record.flags == ["blank-cover"] and not books["b1"].record.phash
     assert books["b1"].cover_vector is None
     assert books["b2"].record.flags == [] and books["b2"].record.phash and books["b2"].cover_vector is not None
+
+
+def test_cli_lands_the_rows_around_an_oversized_field_and_says_the_encoding_it_guessed(tmp_path):
+    for i in range(3):
+        draw_cover(tmp_path / f"c{i}.png", seed=i)
+    lines = [
+        "id,title,author,description,cover",
+        "b0,Café Crème à Noël,Zoë Brontë,Un café.,c0.png",
+        f"b1,Too Long,Ann Bell,{'mot ' * 2_500_000},c1.png",  # a 10 MB description
+        "b2,Señorita,José Núñez,Una historia.,c2.png",
+    ]
+    catalog = tmp_path / "latin.csv"
+    catalog.write_bytes(("\n".join(lines) + "\n").encode("latin-1"))
+    out = cli(str(catalog), "--profile", "offline", "--data-dir", str(tmp_path / "d"), "--no-progress")
+    assert out.returncode == 3, out.stderr
+    assert "ingested 2 new" in out.stdout and "1 rejected" in out.stdout and "too long" in out.stdout
+    assert "not UTF-8: read as cp1252 (confidence" in out.stdout
+    [reject] = [json.loads(line) for line in (tmp_path / "d" / "rejects.jsonl").read_text().splitlines()]
+    assert reject["book_id"] == "b1" and reject["row"] == 3
+    settings = Settings(profile="offline", data_dir=tmp_path / "d")
+    loaded = load_models(settings, for_search=False)
+    store = BookStore(settings, loaded.models.profile.name, loaded.models.identity)
+    titles = {book.record.title for book in store.fetch(["b0", "b2"], with_vectors=False).values()}
+    assert titles == {"Café Crème à Noël", "Señorita"}
