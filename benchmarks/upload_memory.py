@@ -21,9 +21,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_common import load_average, rss_mb
 
 MODES = ("unbounded", "query-limits")
