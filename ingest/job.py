@@ -242,7 +242,9 @@ class IngestJob:
             if not chunk:
                 return
             with self.timed("map"):
-                ready = self.mapper.map_chunk(chunk, pool, self.store.content_hashes)
+                todo = self.mapper.select(chunk, self.store.content_hashes)
+            with self.timed("decode"):
+                ready = self.mapper.decode_all(todo, pool)
             yield ready, len(chunk)
 
     def encode_and_write(self, ready: list[Candidate]) -> None:

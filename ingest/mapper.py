@@ -150,13 +150,10 @@ class BookMapper:
         return candidate
 
     # -- per chunk ----------------------------------------------------------------------------
-    def map_chunk(
-        self,
-        chunk: list[CatalogRow | Rejection],
-        pool: ThreadPoolExecutor,
-        stored_hashes: Callable[[list[str]], dict[str, str]],
+    def select(
+        self, chunk: list[CatalogRow | Rejection], stored_hashes: Callable[[list[str]], dict[str, str]]
     ) -> list[Candidate]:
-        """The chunk's new or changed books, decoded; unchanged ones are counted and skipped."""
+        """The chunk's new or changed books; rejections are kept, unchanged books counted and skipped."""
         candidates: list[Candidate] = []
         for item in chunk:
             outcome = self.validate(item) if isinstance(item, CatalogRow) else item
@@ -167,9 +164,14 @@ class BookMapper:
         stored = stored_hashes([c.record.book_id for c in candidates])
         todo = [c for c in candidates if stored.get(c.record.book_id) != c.record.content_hash]
         self.unchanged += len(candidates) - len(todo)
+        for candidate in todo:
+            candidate.is_update = candidate.record.book_id in stored
+        return todo
+
+    def decode_all(self, todo: list[Candidate], pool: ThreadPoolExecutor) -> list[Candidate]:
+        """The covers of ``todo`` decoded in the pool's threads."""
         ready = list(pool.map(self.decode, todo))
         for candidate in ready:
-            candidate.is_update = candidate.record.book_id in stored
             self.note_duplicate(candidate.record)
         return ready
 
