@@ -19,11 +19,10 @@ import codecs
 import ctypes
 import os
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -37,6 +36,7 @@ from ingest.readers import CatalogReader, ColumnMap, Rejection
 from ingest.writer import PRUNE_LIMIT, BookWriter, PrunePlan
 from multimodal.models import Models
 from multimodal.store import BookStore
+from multimodal.timing import Timer
 
 __all__ = ["IngestJob", "IngestOptions", "IngestSummary", "shard_of"]
 
@@ -182,6 +182,7 @@ def prefetch(items: Iterator, depth: int) -> Iterator:
 class IngestJob:
     def __init__(self, models: Models, store: BookStore, options: IngestOptions) -> None:
         self.options = options
+        self.timer = Timer()
         self.reader = CatalogReader(options.catalog, options.columns, options.encoding)
         roots = [options.images_dir] if options.images_dir else []
         roots.append(options.catalog if options.catalog.is_dir() else options.catalog.parent)
@@ -195,15 +196,9 @@ class IngestJob:
         self.mapper = BookMapper(models, covers, options.ocr, options.shard)
         self.writer = BookWriter(store)
         self.store = store
-        self.summary = IngestSummary(rejected=self.mapper.rejected, flagged=self.mapper.flagged)
-
-    @contextmanager
-    def timed(self, stage: str) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.summary.seconds[stage] += time.perf_counter() - start
+        self.summary = IngestSummary(
+            rejected=self.mapper.rejected, flagged=self.mapper.flagged, seconds=self.timer.seconds
+        )
 
     def count_rows(self) -> int | None:
         try:
@@ -237,20 +232,20 @@ class IngestJob:
         """Chunks of books ready to encode (new or changed ones only), with how many rows each covered."""
         rows = iter(self.reader)
         while True:
-            with self.timed("read"):
+            with self.timer.stage("read"):
                 chunk = list(islice(rows, self.options.chunk_size))
             if not chunk:
                 return
-            with self.timed("map"):
+            with self.timer.stage("map"):
                 todo = self.mapper.select(chunk, self.store.content_hashes)
-            with self.timed("decode"):
+            with self.timer.stage("decode"):
                 ready = self.mapper.decode_all(todo, pool)
             yield ready, len(chunk)
 
     def encode_and_write(self, ready: list[Candidate]) -> None:
-        with self.timed("encode"):
+        with self.timer.stage("encode"):
             books = self.mapper.encode(ready)
-        with self.timed("write"):
+        with self.timer.stage("write"):
             self.writer.write(books)
         updates = sum(book.is_update for book in books)
         self.summary.updated += updates

@@ -26,12 +26,9 @@ from ingest.readers import CatalogRow, Rejection
 from multimodal.errors import BadImage
 from multimodal.fingerprint import phash
 from multimodal.images import blank_reason, decode_image
-from multimodal.models import CoverReader, Models
-from multimodal.store import BookRecord
-
-BLANK_COVER = "blank-cover"
-TRUNCATED_COVER = "truncated-cover"
-UNREADABLE_COVER = "unreadable-cover"
+from multimodal.models import Models
+from multimodal.records import BLANK_COVER, TRUNCATED_COVER, UNREADABLE_COVER, BookRecord
+from multimodal.scorers import CoverReader
 
 
 @dataclass

@@ -13,6 +13,9 @@ from typing import Any
 from multimodal.images import ImageSource
 
 BLANK_COVER = "blank-cover"  # the flag ingest sets on a book whose cover is a placeholder (no cover vector)
+UNREADABLE_COVER = "unreadable-cover"  # the cover file could not be decoded at all (no cover vector)
+TRUNCATED_COVER = "truncated-cover"  # the cover file ended early and was decoded as far as it goes (has a vector)
+NO_COVER_FLAGS = (BLANK_COVER, UNREADABLE_COVER)
 
 
 def fold(text: str) -> str:
@@ -95,7 +98,7 @@ class BookRecord:
 
 def has_cover(cover: str, flags: list[str]) -> bool:
     """The one has-a-cover rule, for records and hits alike."""
-    return bool(cover) and BLANK_COVER not in flags
+    return bool(cover) and not any(flag in flags for flag in NO_COVER_FLAGS)
 
 
 @dataclass
