@@ -103,6 +103,11 @@ def test_a_profile_file_is_accepted_by_the_ingest_command(sample_catalog, tmp_pa
     assert multimodal.store.recorded_profile(Settings(data_dir=tmp_path / "store")) == "mini"
     assert ingest_main([*argv[:2], "nope", *argv[3:], "--allow-outside"]) == 2
     assert "unknown profile 'nope'" in capsys.readouterr().err
+    # another profile's vectors are refused, unless --rebuild drops them first
+    assert ingest_main([*argv[:2], "offline", *argv[3:], "--allow-outside"]) == 2
+    assert "was built by profile 'mini'" in capsys.readouterr().err
+    assert ingest_main([*argv[:2], "offline", *argv[3:], "--allow-outside", "--rebuild"]) == 0
+    assert multimodal.store.recorded_profile(Settings(data_dir=tmp_path / "store")) == "offline"
 
 
 def test_a_profile_names_its_models_and_settings_override_them(monkeypatch):
