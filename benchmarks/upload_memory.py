@@ -4,11 +4,13 @@
 
 Each upload is decoded as the search path does (``load_image(data)``, purpose "query") and then
 reduced to the model's 224-pixel input. The uploads are small files that decode to large
-bitmaps: a 7,000 × 7,000 PNG of one colour (~150 KB), a 48-megapixel JPEG (8,000 × 6,000, as some
+bitmaps: a 7,000 × 7,000 PNG of one colour (61 KB), a 48-megapixel JPEG (8,000 × 6,000, as some
 phones take) and a 16-megapixel PNG. "Unbounded" decodes the same uploads the way Folio did before
 (full-size decode up to 50 megapixels, any number at once, the bitmap kept at full size until
-the request ends). Each mode runs in a fresh process, so one mode's heap does not colour the
-other's; the figures are that process's resident size before, at its peak, and after the uploads.
+the request ends); "query-limits" is ``load_image`` today (16-megapixel cap, JPEG draft decoding,
+two decode slots on two CPUs, shrunk to 3,000 pixels inside the slot, freed heap handed back).
+Each mode runs in a fresh process, so one mode's heap does not colour the other's; the figures are
+that process's resident size before, at its peak, and after the uploads.
 """
 
 from __future__ import annotations

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from ingest.covers import CoverError, CoverFetcher
 from ingest.readers import CatalogRow, Rejection
@@ -45,8 +44,7 @@ class Candidate:
     row: int
     record: BookRecord
     cover_bytes: bytes
-    image: Image.Image | None = None
-    prepared: Any = None  # the image encoder's input, made in a worker thread
+    prepared: Any = None  # the image encoder's input, made in a worker thread (None: no usable cover)
     is_update: bool = False
 
 
@@ -134,7 +132,6 @@ class BookMapper:
         reason = blank_reason(decoded.image)
         if reason:
             return self.flag(candidate, BLANK_COVER, reason)
-        candidate.image = decoded.image
         candidate.prepared = self.models.image_encoder.prepare(decoded.image)
         candidate.record.phash = phash(decoded.image)
         if self.cover_reader is not None:
@@ -183,9 +180,9 @@ class BookMapper:
     def encode(self, ready: list[Candidate]) -> list[EncodedBook]:
         """Text vectors for every book, cover vectors for those with a usable cover (batched forwards)."""
         text_vectors = self.models.text_encoder.encode_texts([c.record.document for c in ready])
-        with_image = [c for c in ready if c.image is not None]
-        image_vectors = iter(self.models.image_encoder.encode_prepared([c.prepared for c in with_image]))
+        with_cover = [c for c in ready if c.prepared is not None]
+        image_vectors = iter(self.models.image_encoder.encode_prepared([c.prepared for c in with_cover]))
         return [
-            EncodedBook(c.record, text_vector, next(image_vectors) if c.image is not None else None, c.is_update)
+            EncodedBook(c.record, text_vector, next(image_vectors) if c.prepared is not None else None, c.is_update)
             for c, text_vector in zip(ready, text_vectors, strict=True)
         ]

@@ -10,8 +10,9 @@ amplification:
   1/8 scale when that still covers the purpose's working size (``Image.draft``), so a 48-megapixel
   phone JPEG is accepted as a query while a 49-megapixel PNG (143 KB of zeros) is not.
 - At most ``DECODE_SLOTS`` images are decoded at once in a process (concurrent uploads wait for a
-  slot instead of each holding a full-size bitmap), and a decoded image larger than the working
-  size is shrunk at once, so what a caller keeps is small.
+  slot instead of each holding a full-size bitmap), a decoded image larger than the working size
+  is shrunk inside its slot, so what a caller keeps is small, and after a query decode the freed
+  heap is handed back to the system (``benchmarks/upload_memory.py`` measures all this).
 - A truncated file is decoded as far as its data goes (Pillow's truncated-image loading) and
   reported as truncated (``DecodedImage.truncated``); ingest flags such covers. Pillow's switch for
   that is process-wide, so a lenient decode waits for the other decodes to finish and runs alone.
@@ -19,12 +20,13 @@ amplification:
 
 from __future__ import annotations
 
+import ctypes
 import io
 import os
 import threading
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -50,12 +52,13 @@ class ImageLimits:
 
     max_pixels: int
     working_side: int | None  # larger images are shrunk to this longest side (None: kept as decoded)
+    trim: bool = False  # hand freed heap back after each decode (ingest does it once per chunk instead)
 
 
 # A query photo needs no more than a few megapixels (the models look at 224 pixels, OCR at ~2,000);
 # a catalog cover is kept as it is (the content hash and perceptual hash are made from it).
 LIMITS: dict[str, ImageLimits] = {
-    "query": ImageLimits(max_pixels=16_000_000, working_side=3000),
+    "query": ImageLimits(max_pixels=16_000_000, working_side=3000, trim=True),
     "ingest": ImageLimits(max_pixels=MAX_PIXELS, working_side=None),
 }
 
@@ -129,21 +132,37 @@ def decode_image(source: ImageSource, purpose: Purpose = "query") -> DecodedImag
     data = read_bytes(source)
     if not data:
         raise BadImage("empty file")
-    truncated = False
     try:
-        with decode_slots.slot():
-            image = open_within(data, limits)
-            image.load()
+        with decode_slots.slot():  # the full-size bitmap exists only inside a slot
+            decoded = DecodedImage(finish(open_within(data, limits), limits))
+            if limits.trim:
+                release_free_memory()
+            return decoded
     except (SyntaxError, ValueError, EOFError) as error:  # Pillow's other ways of saying "corrupt"
         raise BadImage(f"corrupt image: {error}") from error
     except OSError as error:
         if not is_truncation(error):
             raise BadImage(f"corrupt image: {error}") from error
-        truncated = True  # decoded again below, alone, as far as the data goes
-        with decode_slots.alone():
-            image = load_leniently(data, limits)
-    image = shrink(to_rgb(ImageOps.exif_transpose(image) or image), limits)
-    return DecodedImage(image, truncated)
+    with decode_slots.alone():  # decoded again, as far as the data goes
+        return DecodedImage(load_leniently(data, limits), truncated=True)
+
+
+def release_free_memory() -> None:
+    """Hand the heap memory freed since the last call back to the operating system (glibc's malloc_trim).
+
+    A decode allocates and frees tens of megabytes; glibc keeps freed pages in per-thread arenas,
+    so concurrent decodes in many threads (a web server's) would leave the process large although
+    nothing is kept. Ingest calls it once per chunk (without it the job's resident size crept from
+    1.54 GB at 1,000 books to 2.08 GB at 10,000: docs/ingest.md). Elsewhere than glibc it does nothing.
+    """
+    with suppress(AttributeError, OSError, TypeError):
+        ctypes.CDLL(None).malloc_trim(0)
+
+
+def finish(image: Image.Image, limits: ImageLimits) -> Image.Image:
+    """Decoded, upright, 8-bit RGB and no larger than the purpose's working size."""
+    image.load()
+    return shrink(to_rgb(ImageOps.exif_transpose(image) or image), limits)
 
 
 def open_within(data: bytes, limits: ImageLimits) -> Image.Image:
@@ -178,9 +197,7 @@ def load_leniently(data: bytes, limits: ImageLimits) -> Image.Image:
     """Decode a truncated file as far as its data goes (Pillow's process-wide switch; the caller runs alone)."""
     ImageFile.LOAD_TRUNCATED_IMAGES = True
     try:
-        image = open_within(data, limits)
-        image.load()
-        return image
+        return finish(open_within(data, limits), limits)
     except OSError as error:
         raise BadImage(f"corrupt or truncated image: {error}") from error
     finally:
