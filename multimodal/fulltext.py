@@ -228,10 +228,13 @@ class StoreFullText:
     ``sync`` compares the content hashes of the store with the index's and writes the difference.
     Searches check at most every ``recheck_seconds`` whether the store changed (its ``generation``
     when it has one, else its size); when it did, the index is synced — in line when the last sync
-    was quick, else in the background while queries use the index as it is.
+    was quick, else in the background while queries use the index as it is. At open, an empty index
+    is filled in line, and a large index kept on disk from an earlier run (``IN_LINE_FIRST_SYNC_BOOKS``)
+    is synced in the background.
     """
 
     QUICK_SYNC_SECONDS = 0.5
+    IN_LINE_FIRST_SYNC_BOOKS = 20_000
 
     def __init__(
         self,
@@ -288,7 +291,13 @@ class StoreFullText:
                 return self.index
             self._checked_at = time.monotonic()
             first = self.last_sync is None
-            quick = first or self.last_sync.seconds <= self.QUICK_SYNC_SECONDS
+            # The first sync runs in line, but a large index kept on disk answers at once while it is
+            # brought up to date (reading 100,000 records from the store takes a while).
+            quick = (
+                len(self.index) < self.IN_LINE_FIRST_SYNC_BOOKS
+                if first
+                else self.last_sync.seconds <= self.QUICK_SYNC_SECONDS
+            )
         if not first and self._change_marker() == self._marker:
             return self.index
         if quick:
