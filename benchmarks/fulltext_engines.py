@@ -10,6 +10,7 @@ description, subjects/genre, publisher):
 - fts5: SQLite FTS5 (stdlib), ``unicode61 remove_diacritics 2``, ``bm25()`` with the same field
   weights, plus a trigram table over title and author for typos (the word list and the trigram list
   fused by reciprocal rank, the trigram list weighted 0.3);
+- fts5-words: the same without the trigram list;
 - bm25s: one BM25 matrix over all fields (title repeated 3×, author 2× as boosts), accents folded;
   no typo tolerance, no incremental update (a change rebuilds the matrix).
 
@@ -179,6 +180,7 @@ FIELDS = list(FIELD_BOOSTS)
 
 class Fts5(Engine):
     name = "fts5"
+    typos = True
 
     def build(self, books: list[FullTextDocument], folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -212,7 +214,7 @@ class Fts5(Engine):
             ).fetchall()
         ]
         grams = {word[i : i + 3] for word in words if len(word) >= 4 for i in range(len(word) - 2)}
-        if grams:
+        if grams and self.typos:
             lists.append(
                 self.db.execute(
                     "SELECT book_id FROM grams WHERE grams MATCH ? ORDER BY bm25(grams) LIMIT ?",
@@ -263,7 +265,14 @@ class Bm25s(Engine):
         self.build(list(self.books.values()), self.folder)
 
 
-ENGINES: dict[str, type[Engine]] = {"tantivy": Tantivy, "fts5": Fts5, "bm25s": Bm25s}
+class Fts5Words(Fts5):
+    """FTS5 without the trigram list: no typo tolerance, nothing to disturb the word ranking."""
+
+    name = "fts5-words"
+    typos = False
+
+
+ENGINES: dict[str, type[Engine]] = {"tantivy": Tantivy, "fts5": Fts5, "fts5-words": Fts5Words, "bm25s": Bm25s}
 
 
 # -- measuring -----------------------------------------------------------------------------------
@@ -290,7 +299,7 @@ def median_ms(engine: Engine, texts: list[str], limit: int = 50) -> float:
 
 def quality(engines: list[str], sample: int, seed: int, work: Path) -> None:
     print(f"\nR@1 on the real catalogs (sample {sample} books per catalog, seed {seed})")
-    print(f"{'catalog':16} {'task':12} {'queries':>7} " + " ".join(f"{name:>8}" for name in engines))
+    print(f"{'catalog':16} {'task':12} {'queries':>7} " + " ".join(f"{name:>10}" for name in engines))
     for catalog, load in CATALOGS.items():
         books = load()
         keys = {book.book_id: key_of(book) for book in books}
@@ -302,10 +311,10 @@ def quality(engines: list[str], sample: int, seed: int, work: Path) -> None:
         scores = {name: recall_at_1(engine, queries, keys) for name, engine in built.items()}
         for task in dict.fromkeys(query.task for query in queries):
             count = sum(query.task == task for query in queries)
-            cells = " ".join(f"{scores[name][task]:8.3f}" for name in engines)
+            cells = " ".join(f"{scores[name][task]:10.3f}" for name in engines)
             print(f"{catalog:16} {task:12} {count:7d} {cells}")
         texts = [query.text for query in queries]
-        times = " ".join(f"{median_ms(engine, texts):8.2f}" for engine in built.values())
+        times = " ".join(f"{median_ms(engine, texts):10.2f}" for engine in built.values())
         print(f"{catalog:16} {'median ms':12} {len(texts):7d} {times}")
 
 
@@ -313,7 +322,7 @@ def scale(engines: list[str], sizes: list[int], sample: int, seed: int, work: Pa
     real = [book for load in CATALOGS.values() for book in load()]
     queries = [query.text for query in queries_for(real, sample, seed)]
     print(f"\nScale: synthetic catalogs ({len(real)} real books inside), {len(queries)} queries, top 50")
-    print(f"{'engine':8} {'books':>8} {'build s':>8} {'query ms':>9} {'replace 100 s':>13} {'disk MB':>8}")
+    print(f"{'engine':10} {'books':>8} {'build s':>8} {'query ms':>9} {'replace 100 s':>13} {'disk MB':>8}")
     for size in sizes:
         books = synthetic(real, size)
         every = len(books) // 100
@@ -329,7 +338,7 @@ def scale(engines: list[str], sizes: list[int], sample: int, seed: int, work: Pa
             replace_s = time.perf_counter() - start
             note = "" if engine.incremental else " (rebuild)"
             disk_mb = folder_size_mb(folder)
-            print(f"{name:8} {size:8d} {build_s:8.1f} {query_ms:9.2f} {replace_s:13.2f} {disk_mb:8.1f}{note}")
+            print(f"{name:10} {size:8d} {build_s:8.1f} {query_ms:9.2f} {replace_s:13.2f} {disk_mb:8.1f}{note}")
             del engine
 
 
