@@ -47,7 +47,7 @@ from multimodal.images import load_image
 from multimodal.records import BookRecord
 from multimodal.service import load_models
 
-STAGES = ("encode", "vector_search", "title_search", "merge", "cross_score", "total")
+STAGES = ("encode", "vector_search", "fulltext_search", "merge", "cross_score", "total")
 
 
 def documents_of(result) -> list[str]:
@@ -167,7 +167,7 @@ def plot(results: list[dict], path: Path) -> None:
             color = line[0].get_color()
             left.plot(sizes, [t["total"]["p95"] for _, t in points], ":", marker=marker, color=color, alpha=0.4)
             if kind == "text":
-                for stage, stage_marker in (("vector_search", "^"), ("title_search", "v"), ("merge", "d")):
+                for stage, stage_marker in (("vector_search", "^"), ("fulltext_search", "v"), ("merge", "d")):
                     values = [t[stage]["median"] for _, t in points]
                     right.plot(sizes, values, style, marker=stage_marker, label=f"{profile} text: {stage}")
     for value, text in ((120, "clip text target 120 ms"), (60, "clip image target 60 ms")):

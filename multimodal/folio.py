@@ -28,7 +28,7 @@ class Folio:
         self.notice = notice  # why the profile in use is not the one asked for (a banner), or ""
         self.store = store
         self.searcher = Searcher(models, store, settings)
-        self.searcher.titles.warm()  # read every title now, not on the first query
+        self.searcher.fulltext.warm()  # bring the full-text index in step with the store now, not on the first query
 
     @classmethod
     def open(cls, settings: Settings | None = None, *, create: bool = False, **overrides: object) -> Folio:

@@ -9,6 +9,9 @@ engine is tantivy (Lucene's design in Rust), chosen by measurement over SQLite F
 - a fuzzy match (Levenshtein distance 1, 2 for long words) on title and author, for typos;
 - and, for the whole query, a phrase bonus on the title and the description (words in order).
 
+A long word that no title or author has but that splits into two that some have is read as those
+two (OCR runs a cover's words together).
+
 Text is folded before indexing and querying: lower case, accents dropped ("Perché" = "perche").
 
 Where the index lives. Chroma stays the only store of record: the book records already hold every
@@ -55,6 +58,10 @@ MIN_FUZZY_LENGTH = 4  # shorter words must match exactly
 LONG_WORD_LENGTH = 8  # from this length, two edits are tolerated
 # Words in the query's order: a bonus per field (slop: how many other words may come between).
 PHRASE_BOOSTS: dict[str, tuple[float, int]] = {"title": (3.0, 1), "description": (4.0, 0)}
+# A query is what a reader types (or a cover's text, or a whole book's text for "more like this"):
+# the first MAX_QUERY_WORDS words count, and typos are forgiven in the first MAX_FUZZY_WORDS long ones.
+MAX_QUERY_WORDS = 64
+MAX_FUZZY_WORDS = 12
 WRITER_HEAP_BYTES = 50_000_000
 
 
@@ -180,32 +187,68 @@ class FullTextIndex:
         if not words or limit <= 0:
             return []
         searcher = self.index.searcher()
+        words = self.split_run_together(searcher, words)
         found = searcher.search(self.query(words), limit=limit, count=False)
         return [(searcher.doc(address)["book_id"][0], float(score)) for score, address in found.hits]
 
+    def split_run_together(self, searcher: tantivy.Searcher, words: list[str]) -> list[str]:
+        """OCR runs a cover's words together ("EMILYSTONE"): a long word no title or author has is
+        replaced by two words that titles or authors have, when it splits into such a pair."""
+        split: list[str] = []
+        for word in words[:MAX_QUERY_WORDS]:
+            if len(word) >= 2 * MIN_FUZZY_LENGTH and not self._in_title_or_author(searcher, word):
+                for cut in range(MIN_FUZZY_LENGTH, len(word) - MIN_FUZZY_LENGTH + 1):
+                    head, tail = word[:cut], word[cut:]
+                    if self._in_title_or_author(searcher, head) and self._in_title_or_author(searcher, tail):
+                        split += [head, tail]
+                        break
+                else:
+                    split.append(word)
+            else:
+                split.append(word)
+        return split
+
+    @staticmethod
+    def _in_title_or_author(searcher: tantivy.Searcher, word: str) -> bool:
+        return any(searcher.doc_freq(field, word) for field in FUZZY_BOOSTS)
+
     def known_share(self, text: str) -> float:
-        """The share of the query's words that some indexed book has (0 for a query of unknown words)."""
-        words = self.words(text)
+        """The share of the query's words that some indexed book has, or misspelt (0 for unknown words)."""
+        words = set(self.words(text))
         if not words:
             return 0.0
         searcher = self.index.searcher()
-        distinct = set(words)
-        known = sum(any(searcher.doc_freq(field, word) for field in FIELD_BOOSTS) for word in distinct)
-        return known / len(distinct)
+        return sum(self._is_known(searcher, word) for word in words) / len(words)
+
+    def _is_known(self, searcher: tantivy.Searcher, word: str) -> bool:
+        if any(searcher.doc_freq(field, word) for field in FIELD_BOOSTS):
+            return True
+        fuzzy = [(tantivy.Occur.Should, query) for _, query in self._fuzzy_queries(word)]
+        return bool(fuzzy) and bool(searcher.search(tantivy.Query.boolean_query(fuzzy), limit=1, count=False).hits)
+
+    def _fuzzy_queries(self, word: str) -> list[tuple[str, tantivy.Query]]:
+        """(field, the word misspelt in it) for each field typos are forgiven in; none for a short word."""
+        if len(word) < MIN_FUZZY_LENGTH:
+            return []
+        distance = 2 if len(word) >= LONG_WORD_LENGTH else 1
+        return [
+            (field, tantivy.Query.fuzzy_term_query(self.schema, field, word, distance, True, False))
+            for field in FUZZY_BOOSTS
+        ]
 
     def query(self, words: list[str]) -> tantivy.Query:
         schema, boost = self.schema, tantivy.Query.boost_query
         should = tantivy.Occur.Should
         clauses = []
-        for word in dict.fromkeys(words):
+        fuzzy_budget = MAX_FUZZY_WORDS
+        for word in dict.fromkeys(words[:MAX_QUERY_WORDS]):
             for field, weight in FIELD_BOOSTS.items():
                 clauses.append((should, boost(tantivy.Query.term_query(schema, field, word), weight)))
-            if len(word) >= MIN_FUZZY_LENGTH:
-                distance = 2 if len(word) >= LONG_WORD_LENGTH else 1
-                for field, weight in FUZZY_BOOSTS.items():
-                    fuzzy = tantivy.Query.fuzzy_term_query(schema, field, word, distance, True, False)
-                    clauses.append((should, boost(fuzzy, weight)))
-        if len(words) >= 2:
+            if fuzzy_budget > 0:
+                fuzzy = self._fuzzy_queries(word)
+                fuzzy_budget -= bool(fuzzy)
+                clauses += [(should, boost(query, FUZZY_BOOSTS[field])) for field, query in fuzzy]
+        if 2 <= len(words) <= MAX_QUERY_WORDS:
             for field, (weight, slop) in PHRASE_BOOSTS.items():
                 phrase = tantivy.Query.phrase_query(schema, field, words, slop)
                 clauses.append((should, boost(phrase, weight)))
@@ -317,6 +360,27 @@ class StoreFullText:
 
     def search(self, text: str, limit: int) -> list[tuple[str, float]]:
         return self._current().search(text, limit)
+
+    def split_run_together(self, searcher: tantivy.Searcher, words: list[str]) -> list[str]:
+        """OCR runs a cover's words together ("EMILYSTONE"): a long word no title or author has is
+        replaced by two words that titles or authors have, when it splits into such a pair."""
+        split: list[str] = []
+        for word in words[:MAX_QUERY_WORDS]:
+            if len(word) >= 2 * MIN_FUZZY_LENGTH and not self._in_title_or_author(searcher, word):
+                for cut in range(MIN_FUZZY_LENGTH, len(word) - MIN_FUZZY_LENGTH + 1):
+                    head, tail = word[:cut], word[cut:]
+                    if self._in_title_or_author(searcher, head) and self._in_title_or_author(searcher, tail):
+                        split += [head, tail]
+                        break
+                else:
+                    split.append(word)
+            else:
+                split.append(word)
+        return split
+
+    @staticmethod
+    def _in_title_or_author(searcher: tantivy.Searcher, word: str) -> bool:
+        return any(searcher.doc_freq(field, word) for field in FUZZY_BOOSTS)
 
     def known_share(self, text: str) -> float:
         return self.index.known_share(text)

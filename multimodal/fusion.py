@@ -1,5 +1,9 @@
 """Fusing a candidate's signals into one score (to order by) and one relevance (to cut on).
 
+Stage 1 fuses its channels by rank (``reciprocal_rank_fusion``), and stage 2 scores every channel's
+first book whatever the others think (``shortlist_for_stage2``); stage 2 fuses all signals by value
+(``fuse``).
+
 Weights come from the profile and name registered signals (``multimodal.signals``); a weight for a
 name the registry does not know is an error here too, not a signal silently left out.
 """
@@ -59,3 +63,43 @@ def fuse(signals: list[dict[str, float]], weights: dict[str, float]) -> list[flo
         total += weight
     fused = fused / total if total else fused
     return list(1.0 / (1.0 + np.exp(-fused)))
+
+
+RRF_K = 60  # reciprocal-rank fusion's constant (Cormack, Clarke & Büttcher 2009): rank 1 counts 1/61, rank 10 1/70
+
+
+def reciprocal_rank_fusion(rankings: dict[str, list[int]], weights: dict[str, float], size: int) -> list[float]:
+    """Fuse channels by rank: each candidate's Σ weight / (RRF_K + rank) over the channels that rank it.
+
+    Ranks, not values: a BM25 score, a cosine and a fingerprint similarity need no common scale, and
+    a channel's first book counts as much whatever its raw score or the spread of the others. The sum
+    is divided by what a book ranked first by every channel would get, so it is in [0, 1].
+    ``rankings`` maps a signal name to candidate indices (in ``range(size)``), best first.
+    """
+    check_registered(weights)
+    fused = np.zeros(size)
+    best = 0.0
+    for name, ranking in rankings.items():
+        weight = weights.get(name, 0.0)
+        if not ranking or weight <= 0:
+            continue
+        best += weight / (RRF_K + 1)
+        for rank, candidate in enumerate(ranking, start=1):
+            fused[candidate] += weight / (RRF_K + rank)
+    return list(fused / best) if best else list(fused)
+
+
+def shortlist_for_stage2(order: list[int], rankings: dict[str, list[int]], size: int) -> list[int]:
+    """The ``size`` candidates stage 2 scores, in ``order``: every channel's first, then the best of ``order``.
+
+    A book that one channel ranks first is scored by stage 2 whatever the other channels think (as
+    long as ``size`` is at least the number of channels): a decisive match is never cut before the
+    signals that can confirm it are computed.
+    """
+    firsts = {ranking[0] for ranking in rankings.values() if ranking}
+    chosen = set([i for i in order if i in firsts][:size])
+    for i in order:
+        if len(chosen) >= size:
+            break
+        chosen.add(i)
+    return [i for i in order if i in chosen]

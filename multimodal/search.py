@@ -1,15 +1,18 @@
 """Two-stage search, driven by the signal registry (``multimodal.signals``).
 
-Stage 1 (fast): the query is embedded, each registered vector channel this query has (query text →
-book texts, query image → covers, text read off the query cover → book texts, and across modalities
-when the profile shares one space) returns its nearest books from the store, and fuzzy title/author
-matching adds its best books. The candidates are merged by book and ordered by fusing their vector
-similarities with the profile's ``stage1_weights`` (``multimodal.fusion``).
+Stage 1 (fast): the query is embedded, and each registered channel this query has returns its best
+books: the vector channels from the store (query text → book texts, query image → covers, text read
+off the query cover → book texts, and across modalities when the profile shares one space), the
+full-text channels from the full-text index (``multimodal.fulltext``: the typed words, and the words
+read off the cover, against every word of every book). The candidates are merged by book and ordered
+by *reciprocal-rank fusion* of the channels with the profile's ``stage1_weights``: ranks, not raw
+scores, so no channel's scale drowns another's.
 
-Stage 2 (slower, more accurate): the best ``cross_score_top`` candidates are scored as pairs with the
-query by every registered pair signal the profile weighs (the cross-encoder, title/author agreement
-for the typed words and for the cover's text, perceptual hashes of the covers), and all their signals
-are fused with ``stage2_weights`` to reorder the shortlist.
+Stage 2 (slower, more accurate): the best ``cross_score_top`` candidates — always including every
+channel's first book, whatever the other channels think — are scored as pairs with the query by
+every registered pair signal the profile weighs (the cross-encoder, title/author agreement for the
+typed words and for the cover's text, perceptual hashes of the covers), and all their signals (the
+channels' similarities and full-text scores too) are fused with ``stage2_weights`` to reorder them.
 """
 
 from __future__ import annotations
@@ -22,28 +25,28 @@ from PIL import Image
 from multimodal.batching import Batcher
 from multimodal.errors import BookNotFound, NoCover
 from multimodal.fingerprint import phash
-from multimodal.fusion import fuse, relevance
+from multimodal.fulltext import StoreFullText
+from multimodal.fusion import fuse, reciprocal_rank_fusion, relevance, shortlist_for_stage2
 from multimodal.images import load_image
-from multimodal.lexicon import TitleIndex
 from multimodal.models import Models
 from multimodal.records import BookRecord, Hit, SearchFilters, SearchRequest, SearchResult
 from multimodal.settings import Settings
-from multimodal.signals import PAIR_SCORERS, EncodedQuery, Signal, stage1_signals
+from multimodal.signals import PAIR_SCORERS, EncodedQuery, Signal, fulltext_signals, vector_signals
 from multimodal.store import BookStore, StoredBook
 from multimodal.timing import Timer
 
 MORE_LIKE = ("cover", "description")
+FILTERED_FULLTEXT_FACTOR = 4
 
 
 @dataclass
 class Shortlist:
-    """Stage 1's candidates: each vector channel's books with their similarity, and the title matches."""
+    """Stage 1's candidates: each channel's books, best first, with the channel's signal for them."""
 
-    similarities: dict[str, dict[str, float]] = field(default_factory=dict)  # signal → book id → cosine
-    by_title: set[str] = field(default_factory=set)
+    found: dict[str, dict[str, float]] = field(default_factory=dict)  # signal → book id → value, best first
 
     def ids(self) -> set[str]:
-        return set(self.by_title).union(*self.similarities.values())
+        return set().union(*self.found.values())
 
 
 @dataclass
@@ -55,6 +58,7 @@ class Ranking:
     stage1: list[float]
     order: list[int]  # candidate indices, best first
     stage1_rank: dict[int, int]
+    rankings: dict[str, list[int]] = field(default_factory=dict)  # each channel's candidates, best first
     stage2: dict[int, float] = field(default_factory=dict)
 
 
@@ -64,7 +68,7 @@ class Searcher:
         self.store = store
         self.settings = settings
         self.profile = models.profile
-        self.titles = TitleIndex(store.iter_records, store.count)
+        self.fulltext = StoreFullText.for_store(store, settings)
         # Concurrent queries share forwards (see multimodal.batching); ingest calls the models directly.
         share = Batcher if settings.share_forwards else lambda run, name: run
         # Queries are embedded as queries where the model tells them from book texts (e5's "query: " prefix).
@@ -93,27 +97,43 @@ class Searcher:
     def channels(self, query: EncodedQuery) -> list[tuple[Signal, np.ndarray]]:
         """Each registered vector channel this query has, with its query vector."""
         wanted = []
-        for signal in stage1_signals():
+        for signal in vector_signals():
             channel = signal.channel
             vector = getattr(query, channel.query_vector)
             if vector is not None and (self.profile.shared_space or not channel.cross_modal):
                 wanted.append((signal, vector))
         return wanted
 
+    def fulltext_channels(self, query: EncodedQuery) -> list[tuple[Signal, str]]:
+        """Each registered full-text channel this query has words for, with the words."""
+        wanted = [(signal, getattr(query, signal.channel.query_words)) for signal in fulltext_signals()]
+        return [(signal, words) for signal, words in wanted if words]
+
     def shortlist(self, query: EncodedQuery, filters: SearchFilters, timer: Timer) -> Shortlist:
+        """Every channel's best books (``settings.shortlist`` each), best first."""
         n = self.settings.shortlist
         shortlist = Shortlist()
         where = self.store.where(filters)
         with timer.stage("vector_search"):
             for signal, vector in self.channels(query):
-                shortlist.similarities[signal.name] = dict(
-                    self.store.nearest(signal.channel.collection, vector, n, where)
-                )
-        with timer.stage("title_search"):
-            for words in (query.text, query.cover_text):
-                if words:
-                    shortlist.by_title.update(book_id for book_id, _ in self.titles.search(words, n))
+                shortlist.found[signal.name] = dict(self.store.nearest(signal.channel.collection, vector, n, where))
+        with timer.stage("fulltext_search"):
+            # The full-text index knows no filters: with filters, it is asked for more books, and those
+            # the filters refuse are dropped when the candidates are read.
+            wanted = n * FILTERED_FULLTEXT_FACTOR if filters else n
+            for signal, words in self.fulltext_channels(query):
+                shortlist.found[signal.name] = self.fulltext_scores(words, wanted)
         return shortlist
+
+    def fulltext_scores(self, words: str, n: int) -> dict[str, float]:
+        """The full-text channel's best books with a score in [0, 1]: BM25 relative to the best book,
+        times the share of the query's words the catalog has at all (a query of unknown words scores low).
+        """
+        found = self.fulltext.search(words, n)
+        if not found:
+            return {}
+        scale = self.fulltext.known_share(words) / found[0][1]
+        return {book_id: score * scale for book_id, score in found}
 
     def candidates(
         self, query: EncodedQuery, shortlist: Shortlist, filters: SearchFilters, exclude: str
@@ -122,19 +142,18 @@ class Searcher:
         ids = shortlist.ids() - {exclude}
         unknown: dict[str, set[str]] = {"texts": set(), "covers": set()}
         for signal, _ in self.channels(query):
-            unknown[signal.channel.collection] |= ids - shortlist.similarities[signal.name].keys()
+            unknown[signal.channel.collection] |= ids - shortlist.found[signal.name].keys()
         books = self.store.read_candidates(sorted(ids), unknown["texts"], unknown["covers"], self.store.where(filters))
         return [book for book in books.values() if filters.admits(book.record)]
 
-    def vector_signals(self, query: EncodedQuery, book: StoredBook, shortlist: Shortlist) -> dict[str, float]:
-        """Each channel's similarity: as the channel returned it, else computed from the book's vector."""
+    def channel_signals(self, query: EncodedQuery, book: StoredBook, shortlist: Shortlist) -> dict[str, float]:
+        """Each channel's signal for a book: as the channel returned it, else (vector channels) computed
+        from the book's vector. A full-text channel that did not return the book gives it no signal."""
         stored = {"texts": book.text_vector, "covers": book.cover_vector}
-        signals = {}
+        book_id = book.record.book_id
+        signals = {name: found[book_id] for name, found in shortlist.found.items() if book_id in found}
         for signal, vector in self.channels(query):
-            known = shortlist.similarities[signal.name].get(book.record.book_id)
-            if known is not None:
-                signals[signal.name] = known
-            elif stored[signal.channel.collection] is not None:  # a blank cover has no vector: no signal
+            if signal.name not in signals and stored[signal.channel.collection] is not None:  # blank cover: none
                 signals[signal.name] = float(np.dot(vector, stored[signal.channel.collection]))
         return signals
 
@@ -202,19 +221,26 @@ class Searcher:
         )
 
     def rank_stage1(self, query: EncodedQuery, shortlist: Shortlist, filters: SearchFilters, exclude: str) -> Ranking:
+        """The candidates ordered by reciprocal-rank fusion of the channels (each channel's own order)."""
         books = self.candidates(query, shortlist, filters, exclude)
-        signals = [self.vector_signals(query, book, shortlist) for book in books]
-        stage1 = fuse(signals, self.profile.stage1_weights)
+        index = {book.record.book_id: i for i, book in enumerate(books)}
+        rankings = {
+            name: [index[book_id] for book_id in found if book_id in index] for name, found in shortlist.found.items()
+        }
+        signals = [self.channel_signals(query, book, shortlist) for book in books]
+        stage1 = reciprocal_rank_fusion(rankings, self.profile.stage1_weights, len(books))
         order = sorted(range(len(books)), key=lambda i: -stage1[i])
-        return Ranking(books, signals, stage1, order, {i: rank for rank, i in enumerate(order, start=1)})
+        return Ranking(books, signals, stage1, order, {i: rank for rank, i in enumerate(order, start=1)}, rankings)
 
     def rank_stage2(self, query: EncodedQuery, ranking: Ranking) -> None:
-        top = ranking.order[: self.settings.cross_score_top]
+        """Score every channel's first and the best of the rest with all signals, and reorder them."""
+        top = shortlist_for_stage2(ranking.order, ranking.rankings, self.settings.cross_score_top)
         for i, extra in zip(top, self.pair_signals(query, [ranking.books[i].record for i in top]), strict=True):
             ranking.signals[i].update(extra)
         fused = fuse([ranking.signals[i] for i in top], self.profile.stage2_weights)
         ranking.stage2 = dict(zip(top, fused, strict=True))
-        ranking.order = sorted(top, key=lambda i: -ranking.stage2[i]) + ranking.order[len(top) :]
+        scored = set(top)
+        ranking.order = sorted(top, key=lambda i: -ranking.stage2[i]) + [i for i in ranking.order if i not in scored]
 
     def relevance(self, ranking: Ranking, i: int) -> float:
         weights = self.profile.stage2_weights if i in ranking.stage2 else self.profile.stage1_weights

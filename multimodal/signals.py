@@ -3,8 +3,9 @@
 A signal is one number comparing the query with a candidate book, about in [0, 1]. Each declares
 
 - ``name``: the key in a profile's weights and in ``Hit.signals``;
-- ``stage``: 1 for a vector channel (stage 1 shortlists with it, stage 2 still weighs it), 2 for a
-  pair signal scored on the shortlist only;
+- ``stage``: 1 for a channel — a vector search or a full-text search (stage 1 shortlists with it,
+  fusing the channels by rank; stage 2 still weighs it) —, 2 for a pair signal scored on the
+  shortlist only;
 - ``group`` and ``compares``: what it compares, in plain words (the page's "why this result");
 - ``threshold``: at or above it the signal counts as a match (signals live on different scales).
 
@@ -63,13 +64,20 @@ class VectorChannel:
 
 
 @dataclass(frozen=True)
+class FullTextChannel:
+    """A stage-1 signal's search in the full-text index (``multimodal.fulltext``) with some words of the query."""
+
+    query_words: str  # an EncodedQuery field: "text" or "cover_text"
+
+
+@dataclass(frozen=True)
 class Signal:
     name: str
     stage: Literal[1, 2]
     group: Group
     compares: str
     threshold: float
-    channel: VectorChannel | None = None  # stage 1 only
+    channel: VectorChannel | FullTextChannel | None = None  # stage 1 only
 
     def matched(self, value: float) -> bool:
         return value >= self.threshold
@@ -117,6 +125,14 @@ def pair_signal(
 
 def stage1_signals() -> list[Signal]:
     return [signal for signal in SIGNALS.values() if signal.stage == 1]
+
+
+def vector_signals() -> list[Signal]:
+    return [signal for signal in SIGNALS.values() if isinstance(signal.channel, VectorChannel)]
+
+
+def fulltext_signals() -> list[Signal]:
+    return [signal for signal in SIGNALS.values() if isinstance(signal.channel, FullTextChannel)]
 
 
 def label(name: str) -> Signal | None:
@@ -169,6 +185,17 @@ VECTOR_SIGNALS = (
 )  # fmt: skip
 for name, group, compares, threshold, query_vector, collection, cross_modal in VECTOR_SIGNALS:
     register(Signal(name, 1, group, compares, threshold, VectorChannel(query_vector, collection, cross_modal)))
+
+# Stage 1, full text (multimodal.fulltext): (name, group, what it compares, match threshold, query words)
+FULLTEXT_SIGNALS = (
+    ("fulltext", "title/author",
+     "your words vs every word of the book: title, author, description, subjects (full text, typos forgiven)", 0.8,
+     "text"),
+    ("ocr_fulltext", "cover text", "the text read on your cover vs every word of the book (full text)", 0.8,
+     "cover_text"),
+)  # fmt: skip
+for name, group, compares, threshold, query_words in FULLTEXT_SIGNALS:
+    register(Signal(name, 1, group, compares, threshold, FullTextChannel(query_words)))
 
 
 def _cross_encoder(query: EncodedQuery, books: Sequence[BookRecord]) -> Sequence[float] | None:

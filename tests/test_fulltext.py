@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -87,8 +88,10 @@ class FakeStore:
     def __init__(self, records: list[BookRecord]) -> None:
         self.records = {record.book_id: record for record in records}
         self.changes = 0
+        self.read_seconds = 0.0  # how long reading every record takes
 
     def iter_records(self):
+        time.sleep(self.read_seconds)
         return iter(list(self.records.values()))
 
     def generation(self) -> int:
@@ -175,3 +178,23 @@ def test_documents_carry_publisher_subjects_genre_and_cover_text() -> None:
     index.apply([document, FullTextDocument("y", "1", "Other")])
     assert first(index, "emily stone") == "x"
     assert first(index, "travel") == "x"
+
+
+def test_words_run_together_by_ocr_still_find_the_book(index: FullTextIndex) -> None:
+    assert first(index, "SULLANERA BRUCECHATWIN") == "collina"
+
+
+def test_a_slow_sync_runs_in_the_background_and_queries_keep_the_old_index() -> None:
+    store = FakeStore([record("a", "Winter Orchard", "1")])
+    fulltext = synced(store, None)
+    fulltext.warm()
+    fulltext.QUICK_SYNC_SECONDS = -1.0  # every sync now counts as slow
+    store.read_seconds = 0.3
+    store.put(record("b", "The Lighthouse Keeper", "1"))
+    started = time.perf_counter()
+    assert fulltext.search("lighthouse keeper", 5) == []  # answered from the index as it is, at once
+    assert time.perf_counter() - started < 0.2
+    deadline = time.monotonic() + 5
+    while not fulltext.search("lighthouse keeper", 5) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert fulltext.search("lighthouse keeper", 5)[0][0] == "b"

@@ -1,0 +1,154 @@
+"""Hybrid retrieval: the full-text channel beside the vector channels, fused by rank so no channel's best is lost.
+
+- A property (hypothesis): for any rankings, every channel's first is among the books stage 2 scores;
+  and for any query of the sample catalog's words, on the real offline models, the same holds for
+  the books the channels actually return.
+- Decisive lexical matches come first after stage 2 too (Italian titles with an English-only model).
+- The clip profile (tiny random models) uses the same channel and fusion.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from conftest import SHARED_DATA, ingest, needs_shared_data
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from multimodal import Folio, SearchFilters
+from multimodal.fusion import RRF_K, reciprocal_rank_fusion, shortlist_for_stage2
+from multimodal.settings import Settings
+from multimodal.timing import Timer
+
+# -- the fusion itself ------------------------------------------------------------------------
+CHANNELS = ["text_vs_text", "fulltext", "image_vs_cover", "ocr_vs_text", "ocr_fulltext"]
+
+
+@st.composite
+def channel_rankings(draw: st.DrawFn) -> tuple[int, dict[str, list[int]], dict[str, float]]:
+    size = draw(st.integers(min_value=1, max_value=120))
+    names = draw(st.lists(st.sampled_from(CHANNELS), min_size=1, max_size=len(CHANNELS), unique=True))
+    candidates = st.lists(st.integers(min_value=0, max_value=size - 1), unique=True, max_size=60)
+    rankings = {name: draw(candidates) for name in names}
+    weights = {name: draw(st.floats(min_value=0.05, max_value=3.0)) for name in names}
+    return size, rankings, weights
+
+
+@given(channel_rankings(), st.integers(min_value=len(CHANNELS), max_value=60))
+def test_every_channels_first_reaches_stage_2(case, stage2_size: int) -> None:
+    size, rankings, weights = case
+    fused = reciprocal_rank_fusion(rankings, weights, size)
+    order = sorted(range(size), key=lambda i: -fused[i])
+    scored = shortlist_for_stage2(order, rankings, stage2_size)
+    assert len(scored) == min(stage2_size, size)
+    for ranking in rankings.values():
+        if ranking:
+            assert ranking[0] in scored
+    assert all(0.0 <= score <= 1.0 + 1e-9 for score in fused)
+
+
+def test_rank_fusion_rewards_agreement_and_ignores_raw_scores() -> None:
+    rankings = {"text_vs_text": [0, 1, 2], "fulltext": [1, 0, 2]}
+    fused = reciprocal_rank_fusion(rankings, {"text_vs_text": 1.0, "fulltext": 1.0}, 4)
+    assert fused[0] == pytest.approx(fused[1])  # first and second in one, second and first in the other
+    assert fused[0] > fused[2] > fused[3] == 0.0
+    alone = reciprocal_rank_fusion({"fulltext": [3]}, {"fulltext": 1.0}, 4)
+    assert alone[3] == pytest.approx(1.0)
+    assert RRF_K > 0
+
+
+# -- on the real offline models -----------------------------------------------------------------
+def sample_words() -> list[str]:
+    with (Path(__file__).parent.parent / "assets" / "sample" / "catalog.csv").open() as stream:
+        rows = list(csv.DictReader(stream))
+    return sorted({word for row in rows for word in f"{row['title']} {row['description']}".split()})
+
+
+class StageTwoSpy:
+    """Records the books stage 2 scores (wraps ``Searcher.pair_signals``)."""
+
+    def __init__(self, searcher) -> None:
+        self.original = searcher.pair_signals
+        self.scored: list[str] = []
+
+    def __call__(self, query, books):
+        self.scored = [book.book_id for book in books]
+        return self.original(query, books)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(words=st.lists(st.sampled_from(sample_words()), min_size=1, max_size=6))
+def test_any_query_keeps_each_channels_first_among_the_scored(offline_folio: Folio, words: list[str]) -> None:
+    searcher = offline_folio.searcher
+    spy = StageTwoSpy(searcher)
+    searcher.pair_signals = spy
+    try:
+        text = " ".join(words)
+        offline_folio.search(text=text, k=5)
+        query = searcher.encode(text, None)
+        found = searcher.shortlist(query, SearchFilters(), Timer()).found
+        firsts = [next(iter(books)) for books in found.values() if books]
+    finally:
+        del searcher.pair_signals
+    assert firsts, text
+    assert set(firsts) <= set(spy.scored), text
+
+
+def test_a_typo_in_title_and_surname_still_finds_the_book(offline_folio: Folio) -> None:
+    hit = offline_folio.search(text="honey undr the lighthuose ellsworth", k=3).hits[0]
+    assert hit.title == "Honey Under the Lighthouse"
+    assert hit.signals["fulltext"] > 0.9
+
+
+def test_words_from_the_end_of_a_blurb_find_the_book(offline_folio: Folio) -> None:
+    hit = offline_folio.search(text="a sweet stinging romance about wildflower honey", k=3).hits[0]
+    assert hit.title == "Honey Under the Lighthouse"
+
+
+def test_filters_apply_to_the_full_text_channel(offline_folio: Folio) -> None:
+    horror = SearchFilters(genre="horror")
+    hits = offline_folio.search(text="Honey Under the Lighthouse", k=10, filters=horror, min_score=0.0).hits
+    assert hits and all(hit.genre == "horror" for hit in hits)
+    # "The Hollow Under Greywick" shares words with the query: the full-text channel found it within the filter
+    assert any(hit.title == "The Hollow Under Greywick" and "fulltext" in hit.signals for hit in hits)
+
+
+# -- a decisive lexical match in another language -----------------------------------------------
+@pytest.fixture(scope="module")
+def italian_folio(tmp_path_factory: pytest.TempPathFactory) -> Folio:
+    """200 books of the Italian catalog and one more, ingested with the offline (English-only MiniLM) profile."""
+    books = json.loads((SHARED_DATA / "italian-covers" / "books.json").read_text())
+    chosen = [book for book in books if "Chatwin" in (book.get("author") or "")] + books[:200]
+    extra = dict(books[0], isbn="test-siepe", title="Il buio oltre la siepe", author="Harper Lee")
+    extra["description"] = "Nell'Alabama degli anni Trenta, l'avvocato Atticus Finch difende un nero accusato."
+    folder = tmp_path_factory.mktemp("italian")
+    catalog = folder / "books.json"
+    catalog.write_text(json.dumps([*{book["isbn"]: book for book in chosen}.values(), extra]))
+    settings = Settings(profile="offline", data_dir=folder / "store")
+    ingest(settings, catalog, images_dir=SHARED_DATA / "italian-covers", allow_outside=True)
+    return Folio.open(settings)
+
+
+@needs_shared_data
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("query", "title"),
+    [("sulla collina nera chatwin", "Sulla collina nera"), ("Il buio oltre la siepe", "Il buio oltre la siepe")],
+)
+def test_exact_title_in_italian_comes_first_after_both_stages(italian_folio: Folio, query: str, title: str) -> None:
+    for cross_score in (False, True):
+        hits = italian_folio.search(text=query, k=3, cross_score=cross_score).hits
+        assert hits[0].title == title, [hit.title for hit in hits]
+
+
+# -- the clip profile ----------------------------------------------------------------------------
+def test_clip_profile_uses_the_full_text_channel(clip_folio: Folio) -> None:
+    # random CLIP weights cannot find a book by its title: the full-text channel does
+    for title in ("Honey Under the Lighthouse", "The Cartographer's Valentine", "Letters to Saltmarsh Lane"):
+        for cross_score in (False, True):
+            hit = clip_folio.search(text=title.lower(), k=3, cross_score=cross_score).hits[0]
+            assert hit.title == title
+            assert hit.signals["fulltext"] == pytest.approx(1.0)
