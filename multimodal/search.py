@@ -243,8 +243,11 @@ class Searcher:
         ranking.order = sorted(top, key=lambda i: -ranking.stage2[i]) + [i for i in ranking.order if i not in scored]
 
     def relevance(self, ranking: Ranking, i: int) -> float:
+        """Absolute match strength (what a minimum score cuts on). Full-text scores are relative to the
+        channel's best book for this query, so they order candidates but do not count here."""
         weights = self.profile.stage2_weights if i in ranking.stage2 else self.profile.stage1_weights
-        return relevance(ranking.signals[i], weights)
+        relative = {signal.name for signal in fulltext_signals()}
+        return relevance(ranking.signals[i], {name: w for name, w in weights.items() if name not in relative})
 
     def hit(self, rank: int, ranking: Ranking, i: int) -> Hit:
         record = ranking.books[i].record
