@@ -15,7 +15,10 @@ and ``{"kind": "my-kind", "model": ...}`` in a profile's ``text_encoder`` or ``i
 from __future__ import annotations
 
 import importlib.metadata
-from collections.abc import Callable, Sequence
+import logging
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
@@ -57,6 +60,22 @@ class ImageEncoder(Protocol):
     def encode_prepared(self, prepared: Sequence[Any]) -> np.ndarray: ...
 
     def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray: ...
+
+
+@contextmanager
+def without_open_clip_error_logs() -> Iterator[None]:
+    """open_clip logs a failed download as an ERROR on the root logger, then raises the same message:
+    the exception (turned into WeightsUnavailable, which says what to do) is enough, the log line is noise."""
+
+    def not_open_clip(record: logging.LogRecord) -> bool:
+        return f"{os.sep}open_clip{os.sep}" not in record.pathname
+
+    root = logging.getLogger()
+    root.addFilter(not_open_clip)
+    try:
+        yield
+    finally:
+        root.removeFilter(not_open_clip)
 
 
 Encoder = TextEncoder | ImageEncoder
@@ -104,9 +123,10 @@ class ClipEncoder:
         if pretrained and not is_file and not devices.hub_reachable():
             devices.use_hub_cache_only()  # a pre-filled cache still works; a download would only time out
         try:
-            model, _, preprocess = open_clip.create_model_and_transforms(
-                model_name, pretrained=pretrained or None, device=self.device
-            )
+            with without_open_clip_error_logs():
+                model, _, preprocess = open_clip.create_model_and_transforms(
+                    model_name, pretrained=pretrained or None, device=self.device
+                )
         except Exception as error:  # hub unreachable, missing cache, corrupt file, unknown tag
             raise WeightsUnavailable(
                 f"CLIP weights {model_name}/{pretrained}",

@@ -13,6 +13,7 @@ then opened with (one client per store, not one to peek and one to use); with no
 from __future__ import annotations
 
 import logging
+import textwrap
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,7 @@ from multimodal.store import BookStore, make_client, recorded_profile, store_exi
 
 log = logging.getLogger(__name__)
 
+CAUSE_CHARS = 200  # the notice quotes the first line of the cause, cut at a word
 FALLBACK_NOTICE = (
     "Running the offline profile: {what} could not be loaded ({cause}). "
     "Search uses cover text (OCR), MiniLM text embeddings and perceptual cover fingerprints. "
@@ -63,8 +65,9 @@ def load_models(settings: Settings, for_search: bool = True, client: Any = None)
     try:
         return LoadedModels(create_models(load_profile("clip", paths), settings, for_search))
     except WeightsUnavailable as error:
-        notice = FALLBACK_NOTICE.format(what=error.what, cause=error.cause.splitlines()[0][:200])
-        log.warning(notice)
+        cause = textwrap.shorten(error.cause.splitlines()[0], CAUSE_CHARS, placeholder=" …")
+        log.warning("profile auto: %s could not be loaded, running the offline profile", error.what)
+        notice = FALLBACK_NOTICE.format(what=error.what, cause=cause)
         return LoadedModels(create_models(load_profile("offline", paths), settings, for_search), notice)
 
 

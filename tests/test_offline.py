@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import logging
 
 import pytest
 from conftest import SAMPLE_CATALOG
@@ -26,10 +27,16 @@ def no_hub(monkeypatch, tmp_path):
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
 
 
-def test_auto_falls_back_to_offline_and_says_why(no_hub, tmp_path):
+def test_auto_falls_back_to_offline_and_says_why(no_hub, tmp_path, caplog):
+    caplog.set_level(logging.INFO)
     loaded = load_models(Settings(profile="auto", data_dir=tmp_path), for_search=False)
     assert loaded.models.profile.name == "offline"
     assert "Running the offline profile" in loaded.notice and "CLIP weights ViT-B-32" in loaded.notice
+    cause = loaded.notice.split("could not be loaded (", 1)[1].split("). Search uses", 1)[0]
+    assert len(cause) <= 200 and (cause.endswith(" …") or cause.endswith(cause.split()[-1]))
+    noisy = [record for record in caplog.records if record.levelno >= logging.WARNING]
+    assert len(noisy) == 1 and noisy[0].name == "multimodal.service"  # one short line; open_clip's ERROR is gone
+    assert len(noisy[0].getMessage()) < 120
 
 
 def test_auto_uses_the_profile_that_built_the_store(offline_folio):
