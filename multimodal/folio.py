@@ -8,6 +8,7 @@ image=...)`` or ``folio.search(SearchRequest(...))``, ``folio.more_like(book_id,
 
 from __future__ import annotations
 
+from multimodal.confidence import assess
 from multimodal.errors import BookNotFound
 from multimodal.images import ImageSource
 from multimodal.models import Models
@@ -59,7 +60,7 @@ class Folio:
         """
         if not isinstance(request, SearchRequest):
             request = SearchRequest(text or request, image, k, cross_score, min_score, filters or SearchFilters())
-        return self.searcher.search(request)
+        return assess(self.searcher.search(request))
 
     def more_like(
         self,
@@ -75,7 +76,7 @@ class Folio:
         Raises BookNotFound for an unknown id, NoCover when ``by="cover"`` and the book has none.
         """
         request = SearchRequest(k=k, cross_score=cross_score, min_score=min_score, filters=filters or SearchFilters())
-        return self.searcher.more_like(book_id, by, request)
+        return assess(self.searcher.more_like(book_id, by, request))
 
     def book(self, book_id: str) -> BookRecord:
         """The stored book of this id; BookNotFound when there is none."""

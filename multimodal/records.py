@@ -166,6 +166,8 @@ class Hit:
     stage2_score: float | None
     signals: dict[str, float] = field(default_factory=dict)
     flags: list[str] = field(default_factory=list)
+    confidence: float = 0.0  # share of such hits that were the right book, in [0, 1] (multimodal/confidence.py)
+    tier: str = ""  # "found", "likely" or "possible" (multimodal/confidence.py)
 
     @property
     def has_cover(self) -> bool:
@@ -183,6 +185,7 @@ class SearchResult:
     profile: str
     candidates: int
     cover_text: str = ""  # what OCR read on the query image
+    verdict: str = ""  # "found", "matches", "not_in_catalog" or "empty" (multimodal/confidence.py)
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "hits": [hit.to_dict() for hit in self.hits]}

@@ -196,7 +196,28 @@ def test_rest_search_by_words_and_cover(http: httpx.Client, books) -> None:
 
 def test_rest_search_says_why_nothing_was_found(http: httpx.Client) -> None:
     body = http.get("/api/search", params={"q": "quantum zeppelin", "min_score": 1}).json()
-    assert body["hits"] == [] and "minimum score" in body["message"]
+    assert body["hits"] == [] and "minimum relevance (min_score, now 1.00)" in body["message"]
+    assert body["verdict"] == "empty" and "photo" not in body["message"]
+
+
+def test_rest_genre_and_author_match_in_any_case_or_get_the_valid_values(http: httpx.Client, books) -> None:
+    body = http.get("/api/search", params={"q": "dragon", "genre": "FANTASY"}).json()
+    assert body["hits"] and {hit["genre"] for hit in body["hits"]} == {"fantasy"}
+    author = books["sample-017"]["author"]
+    body = http.get("/api/search", params={"q": "dragon", "author": author.lower()}).json()
+    assert body["hits"] and {hit["author"] for hit in body["hits"]} == {author}
+    wrong = http.get("/api/search", params={"q": "dragon", "genre": "cookery"})
+    assert wrong.status_code == 422 and "fantasy" in wrong.json()["detail"] and "romance" in wrong.json()["detail"]
+    misspelt = http.get("/api/search", params={"q": "dragon", "author": author[:-2]})
+    assert misspelt.status_code == 422 and author in misspelt.json()["detail"]
+    reversed_years = http.get("/api/search", params={"q": "dragon", "year_min": 2000, "year_max": 1990})
+    assert reversed_years.status_code == 422 and "reversed" in reversed_years.json()["detail"]
+
+
+def test_rest_hits_carry_a_confidence_a_tier_and_the_result_a_verdict(http: httpx.Client, books) -> None:
+    body = http.get("/api/search", params={"q": books["sample-003"]["title"], "k": 3}).json()
+    assert body["verdict"] == "found" and body["hits"][0]["tier"] == "found"
+    assert 0 <= body["hits"][1]["confidence"] <= body["hits"][0]["confidence"] <= 1
 
 
 def test_rest_empty_query_is_refused_with_a_reason(http: httpx.Client) -> None:
@@ -427,36 +448,80 @@ def test_loopback_is_the_default_and_needs_no_login(start_up: list[dict]) -> Non
 # -- the page's own logic and start-up -----------------------------------------------------------
 def test_page_says_what_to_try_when_nothing_clears_the_cut_off(offline_folio: Folio) -> None:
     facts = catalog.catalog_facts(offline_folio)
-    query = handlers.make_query(facts, "quantum zeppelin", None, 5, True, None, None, None, 1.0)
-    status, gallery, *_ = handlers.page_search(offline_folio, query)
-    assert "No results" in status and "minimum score" in status and gallery == []
-    assert handlers.page_search(offline_folio, handlers.make_query(facts, "", None, 5, True, None, 0, 0, 0))[0] == (
-        handlers.PROMPT
+    query = handlers.make_query(facts, "quantum zeppelin", None, k=5, min_score=1.0)
+    status, *_, view = handlers.page_search(offline_folio, query)
+    assert "No results" in status and "minimum relevance" in status and view.hits == []
+    assert "photo" not in status  # a typed query gets no advice about photos
+    assert handlers.page_search(offline_folio, handlers.make_query(facts, "", None))[0] == handlers.PROMPT
+
+
+def test_the_page_is_never_empty_when_something_ranked(offline_folio: Folio) -> None:
+    """No cut-off by default: a topic query shows ranked books, and the header says none is clearly it."""
+    facts = catalog.catalog_facts(offline_folio)
+    status, *_, view = handlers.page_search(offline_folio, handlers.make_query(facts, "murder mystery", None))
+    assert status == "### Not in this catalog — the closest books:" and len(view.hits) == 10
+    assert "mystery" in {hit.genre for hit in view.hits[:3]}
+    confidences = [hit.confidence for hit in view.hits]
+    assert confidences == sorted(confidences, reverse=True)  # the one number per card never rises down the list
+
+
+def test_the_page_says_found_and_puts_possible_matches_below_a_divider(offline_folio: Folio, books) -> None:
+    facts = catalog.catalog_facts(offline_folio)
+    query = handlers.make_query(facts, books["sample-012"]["title"], None)
+    status, _, divider, possible, more, *_, view = handlers.page_search(offline_folio, query)
+    assert status.startswith(f"### Found: *{books['sample-012']['title']}*")
+    assert view.best == 1 and view.hits[0].book_id == "sample-012" and view.hits[0].tier == "found"
+    assert divider.visible is True and possible.visible is True and more.visible is True
+    assert all(hit.tier == "possible" for hit in view.hits[1:])
+
+
+def test_sorting_orders_the_cards_and_load_more_asks_for_more(offline_folio: Folio) -> None:
+    facts = catalog.catalog_facts(offline_folio)
+    query = handlers.make_query(facts, "the sea", None, sort="Year (newest first)", k=5)
+    *_, view = handlers.page_search(offline_folio, query)
+    years = [hit.year for hit in view.hits]
+    assert years == sorted(years, reverse=True) and view.best == len(view.hits) == 5
+    query = handlers.make_query(facts, "the sea", None, sort="Title (A–Z)", k=5)
+    *_, view = handlers.page_load_more(offline_folio, query, view)
+    titles = [hit.title.casefold() for hit in view.hits]
+    assert titles == sorted(titles) and len(titles) == view.requested == 15
+
+
+def test_filters_are_case_insensitive_and_a_reversed_range_is_said_plainly(offline_folio: Folio, books) -> None:
+    facts = catalog.catalog_facts(offline_folio)
+    author = books["sample-017"]["author"]
+    query = handlers.make_query(facts, "dragon", None, author=author.upper())
+    *_, view = handlers.page_search(offline_folio, query)
+    assert view.hits and {hit.author for hit in view.hits} == {author}
+    assert f"author\\: {author.upper()}</span>" in handlers.filter_chips(query)
+    status, *_, view = handlers.page_search(
+        offline_folio, handlers.make_query(facts, "dragon", None, year_from=2000, year_to=1990)
     )
+    assert "Check the filters" in status and "reversed" in status and view.hits == []
 
 
 def test_page_explains_an_unusable_image(offline_folio: Folio, tmp_path: Path) -> None:
     not_an_image = tmp_path / "cover.png"
     not_an_image.write_bytes(b"<html>not a cover</html>")
     facts = catalog.catalog_facts(offline_folio)
-    query = handlers.make_query(facts, "", str(not_an_image), 5, True, None, None, None, 0)
-    status, gallery, *_ = handlers.page_search(offline_folio, query)
-    assert "can't be used" in status and "not an image" in status and gallery == []
+    query = handlers.make_query(facts, "", str(not_an_image))
+    status, *_, view = handlers.page_search(offline_folio, query)
+    assert "can't be used" in status and "not an image" in status and view.hits == []
 
 
-def test_page_captions_say_how_well_and_on_what_a_book_matched(offline_folio: Folio, books) -> None:
+def test_page_captions_name_the_book_and_one_number(offline_folio: Folio, books) -> None:
     result = offline_folio.search(books["sample-005"]["title"], k=1)
     caption = render.caption(result.hits[0])
     assert caption.startswith(f"{books['sample-005']['title']} — {books['sample-005']['author']} (")
-    assert re.search(r" · \d{1,3}% match · title/author", caption), caption
+    assert re.search(r"\) · Found · \d{1,3}%$", caption), caption
     by_cover = offline_folio.search("", COVERS / "sample-020.png", k=1).hits[0]
     assert explain.matched_groups(by_cover.signals) == ["cover text", "visual"]
-    assert render.caption(by_cover).endswith(f"{render.badge(by_cover)} · cover text, visual")
+    assert render.caption(by_cover).endswith(render.badge(by_cover))
 
 
 def test_the_detail_explains_a_result_and_highlights_the_query_words(offline_folio: Folio, books) -> None:
     facts = catalog.catalog_facts(offline_folio)
-    query = handlers.make_query(facts, "the dragon of ember", None, 3, True, None, None, None, 0.3)
+    query = handlers.make_query(facts, "the dragon of ember", None, k=3, min_score=0.3)
     *_, view = handlers.page_search(offline_folio, query)
     assert view.words == {"dragon", "ember"}  # "the" and "of" are too common to highlight
     html, panel, selected, like_cover = handlers.page_detail(view, 0)
@@ -464,7 +529,9 @@ def test_the_detail_explains_a_result_and_highlights_the_query_words(offline_fol
     assert selected.book_id == "sample-017" and panel.visible is True and like_cover.interactive is True
     assert "The <mark>Dragon</mark> of <mark>Ember</mark> Vale" in html
     assert f'alt="Cover of {book["title"]} by {book["author"]}"' in html and 'src="data:image/jpeg;base64,' in html
-    assert f"{render.badge(selected)}</span> matched on title/author" in html
+    assert (
+        f"{render.badge(selected)}</span>" in html and "Why this result?</summary><p>It matched on title/author" in html
+    )
     assert "Stage 1 score (rank)" in html and f"{selected.stage2_score:.3f}" in html
     assert "<code>title_match</code>" in html and "✓ matched" in html
     assert handlers.page_detail(view, 99)[1].visible is False  # a stale index closes the panel
@@ -479,18 +546,18 @@ def test_highlighting_escapes_html_and_matches_whole_words() -> None:
 def test_more_like_this_fills_the_gallery_with_other_books(offline_folio: Folio, books) -> None:
     facts = catalog.catalog_facts(offline_folio)
     book = offline_folio.search(books["sample-020"]["title"], k=1).hits[0]
-    query = handlers.make_query(facts, "", None, 4, True, "fantasy", None, None, 0.9)  # min relevance is ignored
-    status, gallery, *_, view = handlers.page_more_like(offline_folio, book, "cover", query)
-    assert f"like *{book.title}* by its cover" in status and len(gallery) == 4
+    query = handlers.make_query(facts, "", None, "fantasy", k=4, min_score=0.9)  # min relevance is ignored
+    status, *_, view = handlers.page_more_like(offline_folio, book, "cover", query)
+    assert f"like *{book.title}* by its cover" in status and len(view.hits) == 4
     assert all(hit.genre == "fantasy" and hit.book_id != "sample-020" for hit in view.hits)
     assert not view.words  # nothing to highlight when covers were compared
-    status, gallery, *_, view = handlers.page_more_like(offline_folio, book, "description", query)
+    status, *_, view = handlers.page_more_like(offline_folio, book, "description", query)
     assert "by its description" in status and view.hits and "mount" in view.words
 
 
 def test_more_like_this_explains_what_it_cannot_do(coverless_folio: Folio) -> None:
     facts = catalog.catalog_facts(coverless_folio)
-    query = handlers.make_query(facts, "", None, 3, True, None, None, None, 0)
+    query = handlers.make_query(facts, "", None, k=3)
     book = coverless_folio.search("Uncovered", k=1).hits[0]
     assert book.book_id == "no-cover"
     assert "has no cover to compare" in handlers.page_more_like(coverless_folio, book, "cover", query)[0]
@@ -533,7 +600,7 @@ def test_an_unreachable_store_gets_503_and_a_message(offline_folio: Folio, monke
     response = TestClient(create_api(offline_folio)).get("/api/search", params={"q": "tea"})
     assert response.status_code == 503 and "did not answer" in response.json()["detail"]
     facts = catalog.catalog_facts(offline_folio)
-    status, *_ = handlers.page_search(offline_folio, handlers.make_query(facts, "tea", None, 5, True, None, 0, 0, 0))
+    status, *_ = handlers.page_search(offline_folio, handlers.make_query(facts, "tea", None))
     assert "cannot be reached" in status
 
 

@@ -4,7 +4,8 @@
 handlers and the upload limit, on which web.server mounts the Gradio page. Searches take the path the
 page takes too (web.queries).
 
-- ``GET  /api/search?q=&k=&genre=&year_min=&year_max=&cross_score=&min_score=``
+- ``GET  /api/search?q=&k=&genre=&author=&year_min=&year_max=&cross_score=&min_score=`` (genre and
+  author in any case; one the catalog lacks is a 422 naming the valid or nearest values)
 - ``POST /api/search`` (multipart form: optional ``image`` file, optional ``q`` and the same options)
 - ``GET  /api/books/{id}``
 - ``GET  /api/books/{id}/similar?by=cover|description&k=``: books like a catalog book
@@ -72,6 +73,8 @@ class HitOut(BookOut):
     stage1_rank: int
     stage2_score: float | None = Field(description="null when the book was not cross-scored")
     signals: dict[str, float] = Field(description="the signals behind the scores, each in about [0, 1]")
+    confidence: float = Field(description="how sure it is this book, in [0, 1] (the page shows it as a percentage)")
+    tier: str = Field(description="found, likely or possible: the words the page shows")
 
 
 class SearchOut(BaseModel):
@@ -81,6 +84,7 @@ class SearchOut(BaseModel):
     candidates: int = Field(description="books considered in stage 1")
     cover_text: str = Field(description="the text OCR read on the query image")
     timings_ms: dict[str, float] = Field(description="milliseconds by stage, and the total")
+    verdict: str = Field(description="found (one book is clearly it), matches, not_in_catalog, or empty")
     message: str = Field("", description="when there are no hits: why, and what to try")
 
 
@@ -135,6 +139,8 @@ def search_out(result: SearchResult, message: str, root_path: str = "") -> Searc
             stage1_rank=hit.stage1_rank,
             stage2_score=hit.stage2_score,
             signals=hit.signals,
+            confidence=hit.confidence,
+            tier=hit.tier,
         )
         for hit in result.hits
     ]
@@ -145,6 +151,7 @@ def search_out(result: SearchResult, message: str, root_path: str = "") -> Searc
         candidates=result.candidates,
         cover_text=result.cover_text,
         timings_ms={stage: round(ms, 1) for stage, ms in result.timings_ms.items()},
+        verdict=result.verdict,
         message=message,
     )
 
@@ -221,6 +228,7 @@ def refusal_error(refusal: Refused) -> HTTPException:
     """A refused request as the API's JSON error."""
     words = {
         "empty_query": EMPTY_QUERY,
+        "bad_filter": refusal.detail,
         "bad_image": f"bad image: {refusal.detail}",
         "unavailable": f"the store is unavailable: {refusal.detail}",
         "not_found": refusal.detail,
@@ -274,13 +282,14 @@ def add_search_routes(router: APIRouter, folio: Folio, max_upload_bytes: int, au
         request: Request,
         q: Annotated[str, Query(max_length=1000, description="words: a title, an author, a subject")] = "",
         k: Annotated[int, Query(ge=1, le=MAX_RESULTS, description="how many books")] = 10,
-        genre: Annotated[str | None, Query(description="only this genre")] = None,
+        genre: Annotated[str | None, Query(description="only this genre (any case)")] = None,
+        author: Annotated[str | None, Query(max_length=500, description="only this author (any case)")] = None,
         year_min: Annotated[int | None, Query(**YEARS, description="published in or after")] = None,
         year_max: Annotated[int | None, Query(**YEARS, description="published in or before")] = None,
         cross_score: Annotated[bool, Query(description="re-rank the shortlist with stage 2")] = True,
         min_score: Annotated[float | None, Query(ge=0, le=1, description="minimum relevance")] = None,
     ) -> SearchOut:
-        filters = SearchFilters(genre=genre or None, year_min=year_min, year_max=year_max)
+        filters = SearchFilters(genre=genre or None, author=author or None, year_min=year_min, year_max=year_max)
         ask = SearchAsk(q, None, k, cross_score, min_score, filters)
         return answered(lambda: answer_search(folio, ask), request)
 
@@ -297,13 +306,14 @@ def add_search_routes(router: APIRouter, folio: Folio, max_upload_bytes: int, au
         q: Annotated[str, Form(max_length=1000)] = "",
         k: Annotated[int, Form(ge=1, le=MAX_RESULTS)] = 10,
         genre: Annotated[str | None, Form()] = None,
+        author: Annotated[str | None, Form(max_length=500)] = None,
         year_min: Annotated[int | None, Form(**YEARS)] = None,
         year_max: Annotated[int | None, Form(**YEARS)] = None,
         cross_score: Annotated[bool, Form()] = True,
         min_score: Annotated[float | None, Form(ge=0, le=1)] = None,
     ) -> SearchOut:
         data = read_upload(image, max_upload_bytes)
-        filters = SearchFilters(genre=genre or None, year_min=year_min, year_max=year_max)
+        filters = SearchFilters(genre=genre or None, author=author or None, year_min=year_min, year_max=year_max)
         ask = SearchAsk(q, data, k, cross_score, min_score, filters)
         return answered(lambda: answer_search(folio, ask), request)
 

@@ -1,11 +1,20 @@
-"""What the page shows about the catalog: its genres and years, example queries and covers, its facts."""
+"""What the page and the API know about the catalog: its books, genres, authors and years, kept fresh.
+
+``catalog_index(folio)`` is one ``CatalogIndex`` per Folio, shared by the page and the REST API. It
+reads every record once and again whenever the store's book count changes (an ingest), so the
+Catalog tab, the filters' choices and the case-insensitive genre/author matching follow the store.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+import weakref
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+
+from rapidfuzz import process
 
 from multimodal.folio import Folio
 from multimodal.store import BookRecord
@@ -26,20 +35,72 @@ class CatalogFacts:
     example_cover_alts: list[str] = field(default_factory=list)  # alt text for each example cover
 
 
+class CatalogIndex:
+    """Every record of the store, read again when the book count changes."""
+
+    def __init__(self, folio: Folio) -> None:
+        self.folio = folio
+        self.records: list[BookRecord] = []
+        self.count = -1
+        self.lock = threading.Lock()
+
+    def fresh(self) -> CatalogIndex:
+        with self.lock:
+            count = self.folio.count()
+            if count != self.count:
+                self.records = sorted(self.folio.records(), key=lambda record: record.book_id)
+                self.count = count
+        return self
+
+    def genre_counts(self) -> Counter[str]:
+        return Counter(record.genre for record in self.fresh().records if record.genre)
+
+    def genres(self) -> list[str]:
+        return sorted(self.genre_counts())
+
+    def authors(self) -> list[str]:
+        return sorted({record.author for record in self.fresh().records if record.author})
+
+    def facts(self) -> CatalogFacts:
+        records = self.fresh().records
+        years = [record.year for record in records if record.year is not None]
+        covers = example_covers(records)
+        by_cover = {str(Path(record.cover)): record for record in records if record.cover}
+        return CatalogFacts(
+            books=len(records),
+            genres=self.genres(),
+            year_min=min(years, default=None),
+            year_max=max(years, default=None),
+            example_queries=example_queries(records),
+            example_covers=covers,
+            example_cover_alts=[f"Example: the cover of {by_cover[path].title}" for path in covers],
+        )
+
+
+_INDEXES: weakref.WeakKeyDictionary[Folio, CatalogIndex] = weakref.WeakKeyDictionary()
+_INDEXES_LOCK = threading.Lock()
+
+
+def catalog_index(folio: Folio) -> CatalogIndex:
+    with _INDEXES_LOCK:
+        if folio not in _INDEXES:
+            _INDEXES[folio] = CatalogIndex(folio)
+        return _INDEXES[folio]
+
+
 def catalog_facts(folio: Folio) -> CatalogFacts:
-    records = sorted(folio.records(), key=lambda record: record.book_id)
-    years = [record.year for record in records if record.year is not None]
-    covers = example_covers(records)
-    by_cover = {str(Path(record.cover)): record for record in records if record.cover}
-    return CatalogFacts(
-        books=len(records),
-        genres=sorted({record.genre for record in records if record.genre}),
-        year_min=min(years, default=None),
-        year_max=max(years, default=None),
-        example_queries=example_queries(records),
-        example_covers=covers,
-        example_cover_alts=[f"Example: the cover of {by_cover[path].title}" for path in covers],
-    )
+    return catalog_index(folio).facts()
+
+
+def canonical(value: str, choices: list[str]) -> str | None:
+    """``value`` as the catalog spells it (case and surrounding spaces ignored), or None."""
+    wanted = value.strip().casefold()
+    return next((choice for choice in choices if choice.casefold() == wanted), None)
+
+
+def closest(value: str, choices: list[str], limit: int = 5) -> list[str]:
+    """The catalog's values nearest to a misspelt one (rapidfuzz), for an error message."""
+    return [choice for choice, _, _ in process.extract(value, choices, limit=limit)]
 
 
 def example_queries(records: list[BookRecord]) -> list[str]:
@@ -69,7 +130,8 @@ def example_covers(records: list[BookRecord], count: int = 3) -> list[str]:
     return samples[step // 2 :: step][:count]
 
 
-def catalog_markdown(folio: Folio, genres: Iterable[str]) -> str:
+def catalog_markdown(folio: Folio) -> str:
+    """The store's facts for the Catalog tab's "About this catalog"."""
     try:
         info = folio.info()
     except Exception as error:  # a Chroma server that went away: say so rather than break the page
@@ -82,6 +144,10 @@ def catalog_markdown(folio: Folio, genres: Iterable[str]) -> str:
         ("Models", f"`{info.identity}`"),
         ("Last ingest", updated),
         ("Store", f"`{info.location}`"),
-        ("Genres", ", ".join(md_escape(genre) for genre in genres) or "—"),
     ]
     return "\n".join(f"- **{name}:** {value}" for name, value in lines)
+
+
+def genre_counts_markdown(folio: Folio) -> str:
+    counts = catalog_index(folio).genre_counts()
+    return " · ".join(f"{md_escape(genre)} ({count})" for genre, count in sorted(counts.items())) or "No genres."

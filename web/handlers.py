@@ -1,7 +1,7 @@
 """What the page's events do: turn the page's inputs into a request, answer it, and shape the outputs.
 
 Every search goes through web.queries (the path the REST API takes too); this module only words the
-outcome for the page (a status line, the gallery, the detail panel) and for Gradio's own API.
+outcome for the page (a header, the cards in tiers, the detail panel) and for Gradio's own API.
 """
 
 from __future__ import annotations
@@ -24,20 +24,31 @@ from web.render import (
     gallery_items,
     has_cover,
     md_escape,
+    result_header,
     results_table,
-    status_line,
+    search_facts,
     timings_table,
 )
 
 ANY_GENRE = "Any genre"
+SORTS = {  # the page's sort choices: (label, key over hits, newest first?); relevance keeps the ranking
+    "Best match": None,
+    "Year (newest first)": lambda hit: -(hit.year if hit.year is not None else -10_000),
+    "Title (A–Z)": lambda hit: hit.title.casefold(),
+    "Author (A–Z)": lambda hit: hit.author.casefold() or "\uffff",
+}
+BEST_MATCH = "Best match"
+LOAD_MORE_STEP = 10
 MAX_RESULTS = 100
 PROMPT = "Type a few words or add a cover image, then press **Enter** or **Search**."
 UNREACHABLE = "**The catalog cannot be reached right now:** {detail}. Try again in a moment."
 PAGE_REFUSALS = {
+    "bad_filter": "**Check the filters:** {detail}.",
     "bad_image": "**That image can't be used:** {detail}. Try a JPEG or PNG photo of the cover.",
     "unavailable": UNREACHABLE,
 }
 MORE_LIKE_REFUSALS = {
+    "bad_filter": "**Check the filters:** {detail}.",
     "not_found": "**{title} is no longer in the catalog.** Search again to refresh the results.",
     "no_cover": "**{title} has no cover to compare.** Try *More like this description*.",
     "unavailable": UNREACHABLE,
@@ -52,61 +63,123 @@ class Query:
     cross_score: bool
     min_score: float
     filters: SearchFilters
+    sort: str = BEST_MATCH
 
 
 def make_query(
     facts: CatalogFacts,
     text: str | None,
     image: str | None,
-    k: float,
-    cross_score: bool,
-    genre: str | None,
-    year_from: float | None,
-    year_to: float | None,
-    min_score: float | None,
+    genre: str | None = None,
+    author: str | None = None,
+    year_from: float | None = None,
+    year_to: float | None = None,
+    sort: str | None = BEST_MATCH,
+    k: float = 10,
+    cross_score: bool = True,
+    min_score: float | None = 0.0,
 ) -> Query:
-    """The page's inputs as a search; year bounds only count when narrower than the catalog's span."""
-    year_min = int(year_from) if facts.year_min is not None and year_from and year_from > facts.year_min else None
-    year_max = int(year_to) if facts.year_max is not None and year_to and year_to < facts.year_max else None
+    """The page's inputs as a search (empty filter fields mean "any")."""
     chosen_genre = None if genre in (None, "", ANY_GENRE) else genre
-    filters = SearchFilters(genre=chosen_genre, year_min=year_min, year_max=year_max)
-    return Query((text or "").strip(), image or None, int(k), bool(cross_score), float(min_score or 0), filters)
+    filters = SearchFilters(
+        genre=chosen_genre,
+        author=(author or "").strip() or None,
+        year_min=None if year_from in (None, "") else int(year_from),
+        year_max=None if year_to in (None, "") else int(year_to),
+    )
+    chosen_sort = sort if sort in SORTS else BEST_MATCH
+    return Query(
+        (text or "").strip(), image or None, int(k), bool(cross_score), float(min_score or 0), filters, chosen_sort
+    )
+
+
+def filter_chips(query: Query) -> str:
+    """The active filters as short labels above the results (the Filters section may be folded)."""
+    filters = query.filters
+    chips = [
+        *([f"genre: {filters.genre}"] if filters.genre else []),
+        *([f"author: {filters.author}"] if filters.author else []),
+        *([f"from {filters.year_min}"] if filters.year_min is not None else []),
+        *([f"to {filters.year_max}"] if filters.year_max is not None else []),
+        *([f"sorted by {query.sort.lower()}"] if query.sort != BEST_MATCH else []),
+    ]
+    labels = " ".join(f'<span class="folio-chip">{md_escape(chip)}</span>' for chip in chips)
+    return f"Active filters: {labels}" if chips else ""
 
 
 @dataclass
 class ResultsView:
-    """What the gallery shows, kept per session so that selecting a card can explain it."""
+    """What the cards show, kept per session so that selecting a card can explain it."""
 
-    hits: list[Hit] = field(default_factory=list)
+    hits: list[Hit] = field(default_factory=list)  # in the order shown: the best matches, then the possible ones
     words: frozenset[str] = frozenset()  # the query's words, highlighted where a book has them
+    best: int = 0  # how many of ``hits`` are above the "possible matches" divider
+    requested: int = 0  # how many books were asked for (load more asks for more)
 
 
-def page_outputs(status: str, result: SearchResult | None = None, words: frozenset[str] = frozenset()) -> tuple:
-    """(status, gallery, table, timings, cover text, results view) for the page."""
+def arrange(hits: list[Hit], sort: str) -> tuple[list[Hit], list[Hit]]:
+    """(best matches, possible matches): tiers for the ranking; one list in a sorted order."""
+    key = SORTS.get(sort)
+    if key is not None:
+        return sorted(hits, key=key), []
+    best = [hit for hit in hits if hit.tier in ("found", "likely")]
+    return (best, hits[len(best) :]) if best else (hits, [])
+
+
+def page_outputs(header: str, result: SearchResult | None = None, view: ResultsView | None = None) -> tuple:
+    """(header, best cards, divider, possible cards, load more, table, facts, timings, cover text, view)."""
+    view = view or ResultsView()
+    best, possible = view.hits[: view.best], view.hits[view.best :]
+    hidden = gr.Markdown(visible=False)
     if result is None:
-        return status, [], "", "", "", ResultsView()
+        return (
+            header,
+            gr.Gallery([], selected_index=None),
+            hidden,
+            gr.Gallery([], visible=False),
+            gr.Button(visible=False),
+            "",
+            "",
+            "",
+            "",
+            view,
+        )
+    more = len(result.hits) >= view.requested and view.requested < MAX_RESULTS
     return (
-        status,
-        gallery_items(result),
-        results_table(result),
+        header,
+        gr.Gallery(gallery_items(best), selected_index=None),
+        gr.Markdown(visible=bool(possible)),
+        gr.Gallery(gallery_items(possible), selected_index=None, visible=bool(possible)),
+        gr.Button(visible=more),
+        results_table(view.hits),
+        search_facts(result),
         timings_table(result),
         result.cover_text,
-        ResultsView(result.hits, words),
+        view,
     )
 
 
-def page_search(folio: Folio, query: Query) -> tuple[Any, ...]:
+def page_search(folio: Folio, query: Query, requested: int | None = None) -> tuple[Any, ...]:
     if not query.text and query.image is None:
         return page_outputs(PROMPT)
-    ask = SearchAsk(query.text, query.image, query.k, query.cross_score, query.min_score, query.filters)
+    requested = min(requested or query.k, MAX_RESULTS)
+    ask = SearchAsk(query.text, query.image, requested, query.cross_score, query.min_score, query.filters)
     try:
         answer = answer_search(folio, ask)
     except Refused as refusal:
-        return page_outputs(PAGE_REFUSALS[refusal.kind].format(detail=refusal.detail))
-    words = query_words(query.text, answer.result.cover_text)
-    if not answer.result.hits:
-        return page_outputs(f"### No results\n{answer.advice}", answer.result, words)
-    return page_outputs(status_line(answer.result), answer.result, words)
+        return page_outputs(PAGE_REFUSALS[refusal.kind].format(detail=md_escape(refusal.detail)))
+    result = answer.result
+    if not result.hits:
+        return page_outputs(f"### No results\n{answer.advice}")
+    best, possible = arrange(result.hits, query.sort)
+    view = ResultsView([*best, *possible], query_words(query.text, result.cover_text), len(best), requested)
+    return page_outputs(result_header(result), result, view)
+
+
+def page_load_more(folio: Folio, query: Query, view: ResultsView | None) -> tuple[Any, ...]:
+    """The same search asking for more books (the ranking is stable, so the first ones stay)."""
+    shown = view.requested if view and view.requested else query.k
+    return page_search(folio, query, shown + LOAD_MORE_STEP)
 
 
 def page_more_like(folio: Folio, book: Hit | None, by: str, query: Query) -> tuple[Any, ...]:
@@ -118,11 +191,13 @@ def page_more_like(folio: Folio, book: Hit | None, by: str, query: Query) -> tup
     try:
         result = answer_similar(folio, ask).result
     except Refused as refusal:
-        return page_outputs(MORE_LIKE_REFUSALS[refusal.kind].format(title=title, detail=refusal.detail))
-    words = query_words(book.title, book.description) if by == "description" else frozenset()
+        return page_outputs(MORE_LIKE_REFUSALS[refusal.kind].format(title=title, detail=md_escape(refusal.detail)))
     if not result.hits:
-        return page_outputs(f"### No results\nNo other book like {title}: widen or clear the filters.", result)
-    return page_outputs(status_line(result, f" like {title} by its {by}"), result, words)
+        return page_outputs(f"### No results\nNo other book like {title}: widen or clear the filters.")
+    words = query_words(book.title, book.description) if by == "description" else frozenset()
+    hits = arrange(result.hits, query.sort)[0] if query.sort != BEST_MATCH else result.hits
+    view = ResultsView(hits, words, len(hits), query.k)
+    return page_outputs(result_header(result, f"like {title} by its {by}"), result, view)
 
 
 def page_detail(view: ResultsView | None, index: Any) -> tuple[str, Any, Hit | None, Any]:

@@ -1,11 +1,13 @@
-"""The search page (Gradio): its layout and the wiring of its events to web.handlers.
+"""The search page (Gradio): its layout and the wiring of its events to web.handlers and web.browse.
 
-``build_ui(folio)`` returns the gr.Blocks; web.server mounts it beside the REST API.
+``build_ui(folio)`` returns the gr.Blocks; web.server mounts it beside the REST API. The page is
+phone first: words and the cover input come first, filters and the advanced settings are folded
+(the active filters show as chips), the results scroll into view after a search. The JavaScript
+below labels cards for screen readers, closes the detail panel with Escape and scrolls.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,65 +19,26 @@ from PIL import Image
 from multimodal.folio import Folio
 from multimodal.search import Hit
 from multimodal.settings import Settings
-from web.catalog import CatalogFacts, catalog_facts, catalog_markdown
+from web.browse import ANY_GENRE as ANY_CATALOG_GENRE
+from web.browse import CATALOG_SORTS, catalog_page
+from web.catalog import CatalogFacts, catalog_facts, catalog_markdown, genre_counts_markdown
 from web.handlers import (
     ANY_GENRE,
+    BEST_MATCH,
     PROMPT,
+    SORTS,
     ResultsView,
     api_result,
+    filter_chips,
     make_query,
     page_detail,
+    page_load_more,
     page_more_like,
     page_search,
     upload_path,
 )
 from web.queries import EMPTY_CATALOG
-
-CSS = """
-.prose.folio-banner { background: #fff7e6; border: 1px solid #f5c26b; padding: 10px 14px; border-radius: 8px; }
-.prose.folio-status { min-height: 1.5em; }
-.prose.folio-table { overflow-x: auto; }
-.prose.folio-table th, .prose.folio-table td:not(:nth-child(2)):not(:last-child) { white-space: nowrap; }
-.prose.folio-table td:nth-child(2) { min-width: 160px; }
-.folio-gallery .grid-wrap { min-height: 0; max-height: none; height: auto; }
-.folio-gallery .caption-label {
-  white-space: normal; overflow: visible; max-width: 94%; font-size: 12px; line-height: 1.3;
-}
-.folio-gallery .thumbnail-item:focus-visible { outline: 3px solid #2563eb; outline-offset: 2px; }
-.folio-detail-card { display: flex; gap: 18px; align-items: flex-start; }
-.folio-detail-card > img { width: 200px; max-width: 40%; height: auto; border-radius: 6px; flex: none; }
-.folio-detail-card > div { flex: 1; min-width: 0; }
-.folio-detail-card h2 { margin-top: 0; }
-.folio-scroll { overflow-x: auto; max-width: 100%; }
-.folio-detail-card h2:focus { outline: none; }
-.folio-detail-card mark { background: #ffe58a; color: #1f2937; padding: 0 2px; border-radius: 2px; }
-.folio-detail-card table { font-size: 13px; margin: 6px 0; }
-.folio-badge {
-  display: inline-block; background: #e6f4ea; color: #14532d; border-radius: 999px; padding: 1px 10px; font-weight: 600;
-}
-@media (max-width: 640px) {
-  .folio-gallery .grid-container { --grid-cols: 2 !important; }
-  .folio-gallery .caption-label {
-    display: -webkit-box; -webkit-line-clamp: 3; -webkit-box-orient: vertical; overflow: hidden; font-size: 11px;
-    padding-bottom: 0;
-  }
-  .folio-detail-card { flex-direction: column; align-items: stretch; }
-  .folio-detail-card > img { max-width: 60%; align-self: flex-start; }
-  .folio-detail-card .folio-compares { display: none; }
-}
-"""
-# After a card is selected: bring its explanation into view and move the keyboard focus there.
-FOCUS_DETAIL_JS = """() => {
-  const heading = document.querySelector('#folio-detail h2');
-  if (heading) { heading.scrollIntoView({block: 'start'}); heading.focus({preventScroll: true}); }
-}"""
-
-
-# After a card is selected: bring its explanation into view and move the keyboard focus there.
-FOCUS_DETAIL_JS = """() => {
-  const heading = document.querySelector('#folio-detail h2');
-  if (heading) { heading.scrollIntoView({block: 'start'}); heading.focus({preventScroll: true}); }
-}"""
+from web.style import BACK_TO_RESULTS_JS, FOCUS_DETAIL_JS, SCROLL_TO_RESULTS_JS, page_js
 
 
 def lenient(image: gr.Image) -> gr.Image:
@@ -83,7 +46,7 @@ def lenient(image: gr.Image) -> gr.Image:
 
     Gradio opens every image upload with Pillow before the event handler runs; a PDF named .jpg would
     otherwise end in Gradio's generic "could not preprocess" error instead of Folio's explanation.
-    (The instance's method is replaced: a gr.Image subclass would make Gradio write an app.pyi stub.)
+    (The instance's method is replaced: a gr.Image subclass would make Gradio write a .pyi stub.)
     """
     strict = image.preprocess
 
@@ -101,19 +64,75 @@ def lenient(image: gr.Image) -> gr.Image:
 class SearchInputs:
     text: gr.Textbox
     image: gr.Image
+    search: gr.Button
+    clear: gr.Button
+    genre: gr.Dropdown
+    author: gr.Textbox
+    year_from: gr.Number
+    year_to: gr.Number
+    sort: gr.Dropdown
     k: gr.Slider
     cross_score: gr.Checkbox
-    genre: gr.Dropdown
-    year_from: gr.Slider
-    year_to: gr.Slider
     min_score: gr.Slider
-    search: gr.Button
-    clear: gr.ClearButton
 
     def components(self) -> list[gr.components.Component]:
         """In the order make_query takes them."""
-        fields = (self.text, self.image, self.k, self.cross_score, self.genre, self.year_from, self.year_to)
-        return [*fields, self.min_score]
+        return [
+            self.text,
+            self.image,
+            self.genre,
+            self.author,
+            self.year_from,
+            self.year_to,
+            self.sort,
+            self.k,
+            self.cross_score,
+            self.min_score,
+        ]
+
+    def defaults(self, settings: Settings) -> list[Any]:
+        """What Clear puts back, in the order of components()."""
+        return [None, None, ANY_GENRE, "", None, None, BEST_MATCH, settings.results, True, 0.0]
+
+
+@dataclass
+class ResultOutputs:
+    header: gr.Markdown
+    chips: gr.Markdown
+    best: gr.Gallery
+    divider: gr.Markdown
+    possible: gr.Gallery
+    load_more: gr.Button
+    table: gr.Markdown
+    facts: gr.Markdown
+    timings: gr.Markdown
+    cover_text: gr.Textbox
+    view: gr.State
+
+    def components(self) -> list[gr.components.Component]:
+        """In the order page_outputs returns them."""
+        return [
+            self.header,
+            self.best,
+            self.divider,
+            self.possible,
+            self.load_more,
+            self.table,
+            self.facts,
+            self.timings,
+            self.cover_text,
+            self.view,
+        ]
+
+
+@dataclass
+class DetailPanel:
+    column: gr.Column
+    html: gr.HTML
+    selected: gr.State
+    like_cover: gr.Button
+    like_description: gr.Button
+    back: gr.Button
 
 
 def build_ui(folio: Folio) -> gr.Blocks:
@@ -122,44 +141,42 @@ def build_ui(folio: Folio) -> gr.Blocks:
         banners(folio, facts)
         with gr.Tab("Search"):
             inputs = search_inputs(facts, folio.settings)
-            text_examples = examples(facts, inputs)
             outputs, detail = result_outputs()
+            text_examples = examples(facts, inputs)
+            advanced = advanced_section(inputs, outputs, folio.settings)
         with gr.Tab("Catalog"):
-            catalog = gr.Markdown(catalog_markdown(folio, facts.genres))
-        wire_search(folio, facts, inputs, outputs, detail, text_examples)
+            catalog_facts_shown = catalog_tab(folio, facts)
+        wire_search(folio, facts, inputs, outputs, detail, text_examples, advanced)
         wire_detail(folio, facts, inputs, outputs, detail)
-        demo.load(lambda: catalog_markdown(folio, facts.genres), None, catalog, api_visibility="private")
-        demo.load(None, js=alt_text_js(facts.example_cover_alts), api_visibility="private")
+        demo.load(None, js=page_js(facts.example_cover_alts), api_visibility="private")
+        demo.load(
+            lambda: (genre_counts_markdown(folio), catalog_markdown(folio)),
+            None,
+            catalog_facts_shown,
+            api_visibility="private",
+        )
         add_gradio_api(folio)
     return demo
-
-
-def alt_text_js(example_alts: list[str]) -> str:
-    """Alt text for the images Gradio draws without any: the cover a reader gave, and the example covers."""
-    return f"""() => {{
-  const examples = {json.dumps(example_alts)};
-  const label = () => {{
-    document.querySelectorAll('#folio-cover img:not([alt]), #folio-cover img[alt=""]')
-      .forEach(img => {{ img.alt = 'The cover image you gave'; }});
-    document.querySelectorAll('#folio-cover-examples img')
-      .forEach((img, i) => {{ if (!img.alt && examples[i]) img.alt = examples[i]; }});
-  }};
-  label();
-  new MutationObserver(label).observe(document.body, {{subtree: true, childList: true}});
-}}"""
 
 
 def banners(folio: Folio, facts: CatalogFacts) -> None:
     gr.Markdown("# Folio\nFind a book by a photo of its cover, by words, or both.")
     if folio.notice:
-        gr.Markdown(f"⚠️ {folio.notice}", elem_classes="folio-banner")
+        gr.Markdown(f"⚠️ {folio.notice}", elem_classes="folio-banner", elem_id="folio-profile")
+    elif folio.profile != "clip":
+        gr.Markdown(
+            f"Search runs on the **{folio.profile}** profile (no CLIP model): covers are matched by their printed "
+            "text and a visual fingerprint, words by a small text model.",
+            elem_classes="folio-banner",
+            elem_id="folio-profile",
+        )
     if facts.books == 0:
         gr.Markdown(f"**{EMPTY_CATALOG}**", elem_classes="folio-banner")
 
 
 def search_inputs(facts: CatalogFacts, settings: Settings) -> SearchInputs:
     with gr.Row(equal_height=False):
-        with gr.Column(scale=3):
+        with gr.Column(scale=3, min_width=280):
             text = gr.Textbox(
                 label="Words",
                 placeholder="a title, an author, or what the book is about — press Enter to search",
@@ -167,31 +184,76 @@ def search_inputs(facts: CatalogFacts, settings: Settings) -> SearchInputs:
                 autofocus=True,
             )
             with gr.Row():
-                search = gr.Button("Search", variant="primary", scale=2)
-                clear = gr.ClearButton(value="Clear", scale=1)
-            with gr.Row():
-                cross_score = gr.Checkbox(value=True, label="Cross-scoring (stage 2)")
-                k = gr.Slider(1, 50, value=settings.results, step=1, label="Number of results")
-            with gr.Row():
-                genre = gr.Dropdown([ANY_GENRE, *facts.genres], value=ANY_GENRE, label="Genre")
-                min_score = gr.Slider(0, 1, value=settings.min_score, step=0.05, label="Minimum relevance")
-            with gr.Row(visible=facts.year_min is not None):
-                low = facts.year_min or 0
-                high = max(facts.year_max or 0, low + 1)  # a slider needs a span
-                year_from = gr.Slider(low, high, value=low, step=1, label="Published from")
-                year_to = gr.Slider(low, high, value=high, step=1, label="Published to")
-        with gr.Column(scale=2):
+                search = gr.Button("Search", variant="primary", scale=2, min_width=80)
+                clear = gr.Button("Clear", scale=1, min_width=60, elem_id="folio-clear")
+        with gr.Column(scale=2, min_width=280):
             image = lenient(
                 gr.Image(
-                    label="Cover image (upload, paste or webcam)",
+                    label="Cover photo (camera, upload or paste)",
                     type="filepath",
                     image_mode=None,
-                    sources=["upload", "clipboard", "webcam"],
-                    height=280,
+                    sources=["upload", "webcam", "clipboard"],
+                    height=220,
                     elem_id="folio-cover",
                 )
             )
-    return SearchInputs(text, image, k, cross_score, genre, year_from, year_to, min_score, search, clear)
+    with gr.Accordion("Filters", open=False, elem_id="folio-filters"):
+        with gr.Row():
+            genre = gr.Dropdown([ANY_GENRE, *facts.genres], value=ANY_GENRE, label="Genre")
+            author = gr.Textbox(label="Author", placeholder="any author (press Enter)", max_lines=1)
+        with gr.Row():
+            year_from = gr.Number(label="Published from (year)", precision=0, minimum=-9999, maximum=9999)
+            year_to = gr.Number(label="Published to (year)", precision=0, minimum=-9999, maximum=9999)
+        sort = gr.Dropdown(list(SORTS), value=BEST_MATCH, label="Sort by")
+    k = gr.Slider(1, 50, value=settings.results, step=1, label="Number of results", render=False)
+    cross_score = gr.Checkbox(value=True, label="Cross-scoring (stage 2)", render=False)
+    min_score = gr.Slider(0, 1, value=0.0, step=0.05, label="Minimum relevance (hide weaker books)", render=False)
+    return SearchInputs(text, image, search, clear, genre, author, year_from, year_to, sort, k, cross_score, min_score)
+
+
+def result_outputs() -> tuple[ResultOutputs, DetailPanel]:
+    """The header, the active filters, the best cards, the possible ones below a divider, load more, the detail."""
+    header = gr.Markdown(PROMPT, elem_id="folio-status", elem_classes="folio-status")
+    chips = gr.Markdown(elem_id="folio-chips")
+    best = results_gallery("folio-gallery", "Results")
+    divider = gr.Markdown("#### Possible matches", visible=False, elem_id="folio-divider")
+    possible = results_gallery("folio-gallery-possible", "Possible matches", visible=False)
+    load_more = gr.Button("Show more books", visible=False, size="md", elem_id="folio-load-more")
+    detail = detail_panel()
+    table = gr.Markdown(elem_classes="folio-table", render=False)
+    facts = gr.Markdown(render=False)
+    timings = gr.Markdown(render=False)
+    cover_text = gr.Textbox(label="Text read off the query cover (OCR)", interactive=False, lines=2, render=False)
+    outputs = ResultOutputs(
+        header, chips, best, divider, possible, load_more, table, facts, timings, cover_text, gr.State(ResultsView())
+    )
+    return outputs, detail
+
+
+def results_gallery(elem_id: str, label: str, visible: bool = True) -> gr.Gallery:
+    return gr.Gallery(
+        label=label,
+        show_label=False,
+        columns=5,
+        height="auto",
+        object_fit="contain",
+        allow_preview=False,  # selecting a card opens its detail panel instead
+        fit_columns=False,  # one hit stays a card, not a poster
+        buttons=[],
+        visible=visible,
+        elem_id=elem_id,
+        elem_classes="folio-gallery",
+    )
+
+
+def detail_panel() -> DetailPanel:
+    with gr.Column(visible=False, elem_id="folio-detail") as column:
+        back = gr.Button("← Back to my results", size="md", elem_id="folio-back")
+        html_view = gr.HTML()
+        with gr.Row():
+            like_cover = gr.Button("More like this cover", variant="primary", size="md")
+            like_description = gr.Button("More like this description", variant="primary", size="md")
+    return DetailPanel(column, html_view, gr.State(None), like_cover, like_description, back)
 
 
 def examples(facts: CatalogFacts, inputs: SearchInputs) -> gr.Examples | None:
@@ -208,61 +270,47 @@ def examples(facts: CatalogFacts, inputs: SearchInputs) -> gr.Examples | None:
     return text_examples
 
 
-@dataclass
-class ResultOutputs:
-    status: gr.Markdown
-    gallery: gr.Gallery
-    table: gr.Markdown
-    timings: gr.Markdown
-    cover_text: gr.Textbox
-    view: gr.State
-
-    def components(self) -> list[gr.components.Component]:
-        """In the order page_outputs returns them."""
-        return [self.status, self.gallery, self.table, self.timings, self.cover_text, self.view]
-
-
-@dataclass
-class DetailPanel:
-    column: gr.Column
-    html: gr.HTML
-    selected: gr.State
-    like_cover: gr.Button
-    like_description: gr.Button
-    close: gr.Button
-
-
-def result_outputs() -> tuple[ResultOutputs, DetailPanel]:
-    """The status line, the gallery of cards, the detail of the selected card, the table and the timings."""
-    status = gr.Markdown(PROMPT, elem_id="folio-status", elem_classes="folio-status")
-    gallery = gr.Gallery(
-        label="Results",
-        show_label=False,
-        columns=5,
-        height="auto",
-        object_fit="contain",
-        allow_preview=False,  # selecting a card opens its detail panel instead
-        fit_columns=False,  # one hit stays a card, not a poster
-        buttons=[],
-        elem_id="folio-gallery",
-        elem_classes="folio-gallery",
-    )
-    detail = detail_panel()
-    table = gr.Markdown(elem_classes="folio-table")
-    with gr.Accordion("Advanced: timings and the text read off the cover", open=False):
-        timings = gr.Markdown()
-        cover_text = gr.Textbox(label="Text read off the query cover (OCR)", interactive=False, lines=2)
-    return ResultOutputs(status, gallery, table, timings, cover_text, gr.State(ResultsView())), detail
-
-
-def detail_panel() -> DetailPanel:
-    with gr.Column(visible=False, elem_id="folio-detail") as column:
-        html_view = gr.HTML()
+def advanced_section(inputs: SearchInputs, outputs: ResultOutputs, settings: Settings) -> gr.Accordion:
+    """Settings for people who know the engine, the scores of every result, and the timings."""
+    with gr.Accordion("Advanced: cut-off, stage scores and timings", open=False) as advanced:
         with gr.Row():
-            like_cover = gr.Button("More like this cover", variant="primary", size="md")
-            like_description = gr.Button("More like this description", variant="primary", size="md")
-            close = gr.Button("Close", size="md")
-    return DetailPanel(column, html_view, gr.State(None), like_cover, like_description, close)
+            inputs.cross_score.render()
+            inputs.k.render()
+            inputs.min_score.render()
+        outputs.facts.render()
+        outputs.table.render()
+        outputs.timings.render()
+        outputs.cover_text.render()
+    return advanced
+
+
+def catalog_tab(folio: Folio, facts: CatalogFacts) -> list[gr.Markdown]:
+    """Every book, a page at a time: find by title or author, a genre, a sort; counts per genre."""
+    counts = gr.Markdown(genre_counts_markdown(folio), elem_id="folio-genre-counts")
+    with gr.Row():
+        find = gr.Textbox(label="Find in the catalog", placeholder="title or author words", max_lines=1, scale=3)
+        genre = gr.Dropdown([ANY_CATALOG_GENRE, *facts.genres], value=ANY_CATALOG_GENRE, label="Genre", scale=1)
+        sort = gr.Dropdown(list(CATALOG_SORTS), value="Title (A–Z)", label="Sort by", scale=1)
+    first_html, _ = catalog_page(folio, "", None, None, 1)
+    listing = gr.HTML(first_html, elem_id="folio-catalog")
+    page = gr.State(1)
+    with gr.Row():
+        previous = gr.Button("← Previous page", size="md")
+        following = gr.Button("Next page →", size="md", elem_id="folio-next-page")
+    with gr.Accordion("About this catalog", open=False):
+        about = gr.Markdown(catalog_markdown(folio))
+
+    def show(find_text: str, chosen: str, order: str, number: int) -> tuple[str, int]:
+        return catalog_page(folio, find_text, chosen, order, number)
+
+    fields = [find, genre, sort]
+    changed = [find.change, genre.input, sort.input]
+    gr.on(
+        changed, lambda *v: show(*v, 1), fields, [listing, page], api_visibility="private", trigger_mode="always_last"
+    )
+    previous.click(lambda *v: show(*v[:3], v[3] - 1), [*fields, page], [listing, page], api_visibility="private")
+    following.click(lambda *v: show(*v[:3], v[3] + 1), [*fields, page], [listing, page], api_visibility="private")
+    return [counts, about]
 
 
 def wire_search(
@@ -272,49 +320,77 @@ def wire_search(
     outputs: ResultOutputs,
     detail: DetailPanel,
     text_examples: gr.Examples | None,
+    advanced: gr.Accordion,
 ) -> None:
-    """Enter, Search, a new cover, or a changed option runs the search (and closes an open detail)."""
+    """Enter, Search, a new cover, or a changed filter or option runs the search (and closes an open detail)."""
 
     def on_search(*values: Any) -> tuple[Any, ...]:
-        return (*page_search(folio, make_query(facts, *values)), gr.Column(visible=False))
+        query = make_query(facts, *values)
+        return (*page_search(folio, query), filter_chips(query), gr.Column(visible=False))
+
+    def on_load_more(view: ResultsView, *values: Any) -> tuple[Any, ...]:
+        query = make_query(facts, *values)
+        return (*page_load_more(folio, query, view), filter_chips(query), gr.Column(visible=False))
 
     components = inputs.components()
-    targets = [*outputs.components(), detail.column]
+    targets = [*outputs.components(), outputs.chips, detail.column]
     triggers = [
         inputs.text.submit,
         inputs.search.click,
         inputs.image.change,
-        inputs.cross_score.change,
         inputs.genre.input,
-        *(slider.release for slider in (inputs.k, inputs.min_score, inputs.year_from, inputs.year_to)),
+        inputs.author.submit,
+        inputs.year_from.submit,
+        inputs.year_to.submit,
+        inputs.year_from.blur,
+        inputs.year_to.blur,
+        inputs.sort.input,
+        inputs.cross_score.input,
+        *(slider.release for slider in (inputs.k, inputs.min_score)),
     ]
-    gr.on(triggers, on_search, components, targets, api_visibility="private")
+    searched = gr.on(triggers, on_search, components, targets, api_visibility="private", trigger_mode="always_last")
+    searched.then(None, js=SCROLL_TO_RESULTS_JS, api_visibility="private")
     if text_examples is not None:
         text_examples.load_input_event.then(on_search, components, targets, api_visibility="private")
-    inputs.clear.add([inputs.text, inputs.image, *outputs.components()[:-1]])
-    inputs.clear.click(lambda: (ResultsView(), gr.Column(visible=False)), None, [outputs.view, detail.column])
+    outputs.load_more.click(on_load_more, [outputs.view, *components], targets, api_visibility="private")
+
+    def on_clear() -> tuple[Any, ...]:
+        return (
+            *inputs.defaults(folio.settings),
+            *page_search(folio, make_query(facts, "", None)),
+            "",
+            gr.Column(visible=False),
+        )
+
+    inputs.clear.click(on_clear, None, [*components, *targets], api_visibility="private")
 
 
 def wire_detail(
     folio: Folio, facts: CatalogFacts, inputs: SearchInputs, outputs: ResultOutputs, detail: DetailPanel
 ) -> None:
-    """Selecting a card (click, or Enter on it) explains it; its buttons fill the gallery with similar books."""
+    """Selecting a card (click, or Enter on it) explains it; its buttons fill the cards with similar books."""
 
-    def on_select(view: ResultsView, event: gr.SelectData) -> tuple[Any, ...]:
+    def on_select_best(view: ResultsView, event: gr.SelectData) -> tuple[Any, ...]:
         return page_detail(view, event.index)
 
+    def on_select_possible(view: ResultsView, event: gr.SelectData) -> tuple[Any, ...]:
+        return page_detail(view, view.best + event.index if isinstance(event.index, int) else None)
+
     shown = [detail.html, detail.column, detail.selected, detail.like_cover]
-    selected = outputs.gallery.select(on_select, outputs.view, shown, api_visibility="private")
-    selected.then(None, js=FOCUS_DETAIL_JS, api_visibility="private")
+    for gallery, handler in ((outputs.best, on_select_best), (outputs.possible, on_select_possible)):
+        selected = gallery.select(handler, outputs.view, shown, api_visibility="private")
+        selected.then(None, js=FOCUS_DETAIL_JS, api_visibility="private")
+    targets = [*outputs.components(), outputs.chips, detail.column]
     for button, by in ((detail.like_cover, "cover"), (detail.like_description, "description")):
 
         def on_more_like(book: Hit | None, *values: Any, by: str = by) -> tuple[Any, ...]:
-            return page_more_like(folio, book, by, make_query(facts, *values))
+            query = make_query(facts, *values)
+            return (*page_more_like(folio, book, by, query), filter_chips(query), gr.Column(visible=False))
 
-        button.click(
-            on_more_like, [detail.selected, *inputs.components()], outputs.components(), api_visibility="private"
-        )
-    detail.close.click(lambda: gr.Column(visible=False), None, detail.column, api_visibility="private")
+        liked = button.click(on_more_like, [detail.selected, *inputs.components()], targets, api_visibility="private")
+        liked.then(None, js=BACK_TO_RESULTS_JS, api_visibility="private")
+    closed = detail.back.click(lambda: (gr.Column(visible=False), None), None, [detail.column, detail.selected])
+    closed.then(None, js=BACK_TO_RESULTS_JS, api_visibility="private")
 
 
 def add_gradio_api(folio: Folio) -> None:

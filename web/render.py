@@ -24,8 +24,13 @@ def cover_url(book_id: str, cover: str, root_path: str = "") -> str | None:
     return f"{root_path}/covers/{quote(book_id, safe='')}" if cover else None
 
 
+TIER_WORDS = {"found": "Found", "likely": "Likely", "possible": "Possible"}
+ISBN = re.compile(r"^(97[89])?\d{9}[\dX]$")
+
+
 def badge(hit: Hit) -> str:
-    return f"{round(hit.relevance * 100)}% match"
+    """The one number a card shows: the tier in words and the confidence (they never rise down the list)."""
+    return f"{TIER_WORDS.get(hit.tier, 'Possible')} · {round(hit.confidence * 100)}%"
 
 
 def byline(hit: Hit) -> str:
@@ -33,9 +38,8 @@ def byline(hit: Hit) -> str:
 
 
 def caption(hit: Hit) -> str:
-    """What a card says (and its cover's alt text): the book, how well it matches, and on what."""
-    groups = matched_groups(hit.signals)
-    return f"{byline(hit)} · {badge(hit)}" + (f" · {', '.join(groups)}" if groups else "")
+    """What a card says (and its cover's alt text and screen-reader label): the book and how sure."""
+    return f"{byline(hit)} · {badge(hit)}"
 
 
 def has_cover(hit: Hit) -> bool:
@@ -62,8 +66,8 @@ def thumbnail(cover: str) -> Image.Image | str:
     return image
 
 
-def gallery_items(result: SearchResult) -> list[tuple[Image.Image | str, str]]:
-    return [(thumbnail(hit.cover), caption(hit)) for hit in result.hits]
+def gallery_items(hits: list[Hit]) -> list[tuple[Image.Image | str, str]]:
+    return [(thumbnail(hit.cover), caption(hit)) for hit in hits]
 
 
 @lru_cache(maxsize=256)
@@ -78,16 +82,17 @@ def cover_src(cover: str) -> str:
 
 
 def detail_html(hit: Hit, words: frozenset[str]) -> str:
-    """The detail panel of one result: cover, metadata, description, scores and matching signals."""
+    """The detail panel of one result: cover, metadata, description; "Why this result?" and "Advanced" folded."""
     cover = f'<img src="{html.escape(cover_src(hit.cover))}" alt="{html.escape(cover_alt(hit))}">'
     parts = [
         f'<h2 id="folio-detail-title" tabindex="-1">{highlight(hit.title, words)}</h2>',
         f"<p>{byline_html(hit, words)}</p>",
-        f"<p>{match_html(hit, words)}</p>",
+        f'<p><span class="folio-badge folio-{html.escape(hit.tier or "possible")}">{badge(hit)}</span></p>',
         f'<p class="folio-description">{highlight(hit.description, words) or "No description."}</p>',
         book_facts_html(hit),
-        scores_html(hit),
-        signals_html(hit),
+        f"<details class='folio-why'><summary>Why this result?</summary>{why_html(hit, words)}</details>",
+        f"<details class='folio-advanced'><summary>Advanced: scores</summary>{scores_html(hit)}{signals_html(hit)}"
+        "</details>",
     ]
     body = "".join(parts)
     return f'<article class="folio-detail-card" aria-labelledby="folio-detail-title">{cover}<div>{body}</div></article>'
@@ -98,26 +103,36 @@ def byline_html(hit: Hit, words: frozenset[str]) -> str:
     return " · ".join([highlight(hit.author, words) or "Unknown author", *facts])
 
 
-def match_html(hit: Hit, words: frozenset[str]) -> str:
-    """The badge, the kinds of evidence that matched, and the query's words found in the book."""
+def why_html(hit: Hit, words: frozenset[str]) -> str:
+    """In plain words: the kinds of evidence that matched, the shared words, and each signal that matched."""
     groups = matched_groups(hit.signals)
-    text = f'<span class="folio-badge">{badge(hit)}</span> '
-    text += f"matched on {', '.join(groups)}" if groups else "no single signal stands out"
+    text = f"<p>It matched on {html.escape(', '.join(groups))}." if groups else "<p>No single signal stands out."
     if shared := shared_words(hit, words):
-        text += " · words that matched: " + ", ".join(f"<mark>{html.escape(word)}</mark>" for word in shared)
-    return text
+        text += " Words that matched: " + ", ".join(f"<mark>{html.escape(word)}</mark>" for word in shared) + "."
+    matched = [signal_measures(name) for name, value in hit.signals.items() if signal_matched(name, value)]
+    items = "".join(f"<li>{html.escape(measures)}: a match</li>" for measures in matched if measures)
+    return text + "</p>" + (f"<ul>{items}</ul>" if items else "")
+
+
+def isbn_html(isbn: str) -> str:
+    """The ISBN, linked to its Open Library page when it is a well-formed ISBN-10 or -13."""
+    digits = isbn.replace("-", "").replace(" ", "").upper()
+    if not ISBN.match(digits):
+        return html.escape(isbn or "—")
+    return f'<a href="https://openlibrary.org/isbn/{digits}" target="_blank" rel="noopener noreferrer">{digits}</a>'
 
 
 def book_facts_html(hit: Hit) -> str:
-    rows = [("Catalog id", hit.book_id), ("ISBN", hit.isbn or "—")]
+    rows = [("Catalog id", html.escape(hit.book_id)), ("ISBN", isbn_html(hit.isbn))]
     if hit.flags:
-        rows.append(("Notes", ", ".join(hit.flags)))
-    return "<p>" + " · ".join(f"<strong>{name}:</strong> {html.escape(value)}" for name, value in rows) + "</p>"
+        rows.append(("Notes", html.escape(", ".join(hit.flags))))
+    return "<p>" + " · ".join(f"<strong>{name}:</strong> {value}" for name, value in rows) + "</p>"
 
 
 def scores_html(hit: Hit) -> str:
     stage2 = "not cross-scored" if hit.stage2_score is None else f"{hit.stage2_score:.3f}"
     rows = [
+        ("Confidence", f"{hit.confidence:.3f} ({html.escape(hit.tier)})"),
         ("Relevance (absolute, 0–1)", f"{hit.relevance:.3f}"),
         ("Stage 1 score (rank)", f"{hit.stage1_score:.3f} (#{hit.stage1_rank})"),
         ("Stage 2 score", stage2),
@@ -150,14 +165,15 @@ def md_escape(text: str) -> str:
     return html.escape(MARKDOWN_PUNCTUATION.sub(r"\\\1", text), quote=False)
 
 
-def results_table(result: SearchResult) -> str:
-    if not result.hits:
+def results_table(hits: list[Hit]) -> str:
+    """Every hit's scores, for the "Advanced" section (hidden on narrow screens)."""
+    if not hits:
         return ""
     lines = [
         "| # | Book | Genre | Relevance | Stage 1 (rank) | Stage 2 | Signals |",
         "|---:|---|---|---|---|---|---|",
     ]
-    for hit in result.hits:
+    for hit in hits:
         stage2 = "—" if hit.stage2_score is None else f"**{hit.stage2_score:.3f}**"
         signals = " · ".join(f"`{name}` {value:.2f}" for name, value in hit.signals.items())
         lines.append(
@@ -167,14 +183,26 @@ def results_table(result: SearchResult) -> str:
     return "\n".join(lines)
 
 
-def status_line(result: SearchResult, what: str = "") -> str:
+def result_header(result: SearchResult, what: str = "") -> str:
+    """The line above the results: "Found: *Title*", "Not in this catalog — the closest books:", or a count."""
+    count = len(result.hits)
+    books = f"{count} book{'s' if count != 1 else ''}"
+    if what:
+        return f"### {books} {what}"
+    if result.verdict == "found":
+        first = result.hits[0]
+        return f"### Found: *{md_escape(first.title)}*" + (f" — {md_escape(first.author)}" if first.author else "")
+    if result.verdict == "not_in_catalog":
+        return "### Not in this catalog — the closest books:"
+    return f"### {books} that match"
+
+
+def search_facts(result: SearchResult) -> str:
+    """How the search ran, for the "Advanced" section."""
     mode = "cross-scored (stage 2)" if result.cross_scored else "stage 1 only"
     seconds = result.timings_ms.get("total", 0.0) / 1000
-    count = len(result.hits)
-    return (
-        f"**{count} book{'s' if count != 1 else ''}**{what} from {result.candidates} candidates · {mode} · "
-        f"{result.profile} profile · {seconds:.2f} s"
-    )
+    books = f"{len(result.hits)} books from {result.candidates} candidates"
+    return f"{books} · {mode} · {result.profile} profile · {seconds:.2f} s"
 
 
 def timings_table(result: SearchResult) -> str:

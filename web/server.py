@@ -8,7 +8,8 @@ from fastapi import FastAPI
 from multimodal.folio import Folio
 from web.api import MAX_UPLOAD_BYTES, create_api
 from web.catalog import SAMPLE_COVERS
-from web.page import CSS, build_ui
+from web.page import build_ui
+from web.style import CSS
 from web.throttle import FailureThrottle
 
 
