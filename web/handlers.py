@@ -7,6 +7,7 @@ outcome for the page (a header, the cards in tiers, the detail panel) and for Gr
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +65,20 @@ class Query:
     min_score: float
     filters: SearchFilters
     sort: str = BEST_MATCH
+    problem: str = ""  # what is wrong with the inputs, said instead of searching
+
+
+YEAR = re.compile(r"-?\d{1,4}")
+
+
+def parse_year(value: str | float | None, name: str) -> tuple[int | None, str]:
+    """(the year, or None when empty; what is wrong with it)."""
+    text = str(value if value is not None else "").strip()
+    if not text:
+        return None, ""
+    if not YEAR.fullmatch(text):
+        return None, f"“{text}” is not a year ({name}): give one like 1999"
+    return int(text), ""
 
 
 def make_query(
@@ -72,8 +87,8 @@ def make_query(
     image: str | None,
     genre: str | None = None,
     author: str | None = None,
-    year_from: float | None = None,
-    year_to: float | None = None,
+    year_from: str | float | None = None,
+    year_to: str | float | None = None,
     sort: str | None = BEST_MATCH,
     k: float = 10,
     cross_score: bool = True,
@@ -115,6 +130,7 @@ class ResultsView:
     words: frozenset[str] = frozenset()  # the query's words, highlighted where a book has them
     best: int = 0  # how many of ``hits`` are above the "possible matches" divider
     requested: int = 0  # how many books were asked for (load more asks for more)
+    query: Query | None = None  # the search shown (None after more-like): the same search is not run twice
 
 
 def arrange(hits: list[Hit], sort: str) -> tuple[list[Hit], list[Hit]]:
@@ -162,6 +178,8 @@ def page_outputs(header: str, result: SearchResult | None = None, view: ResultsV
 def page_search(folio: Folio, query: Query, requested: int | None = None) -> tuple[Any, ...]:
     if not query.text and query.image is None:
         return page_outputs(PROMPT)
+    if query.problem:
+        return page_outputs(PAGE_REFUSALS["bad_filter"].format(detail=md_escape(query.problem)))
     requested = min(requested or query.k, MAX_RESULTS)
     ask = SearchAsk(query.text, query.image, requested, query.cross_score, query.min_score, query.filters)
     try:
@@ -172,7 +190,8 @@ def page_search(folio: Folio, query: Query, requested: int | None = None) -> tup
     if not result.hits:
         return page_outputs(f"### No results\n{answer.advice}")
     best, possible = arrange(result.hits, query.sort)
-    view = ResultsView([*best, *possible], query_words(query.text, result.cover_text), len(best), requested)
+    words = query_words(query.text, result.cover_text)
+    view = ResultsView([*best, *possible], words, len(best), requested, query if requested == query.k else None)
     return page_outputs(result_header(result), result, view)
 
 

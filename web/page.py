@@ -68,8 +68,8 @@ class SearchInputs:
     clear: gr.Button
     genre: gr.Dropdown
     author: gr.Textbox
-    year_from: gr.Number
-    year_to: gr.Number
+    year_from: gr.Textbox
+    year_to: gr.Textbox
     sort: gr.Dropdown
     k: gr.Slider
     cross_score: gr.Checkbox
@@ -92,7 +92,7 @@ class SearchInputs:
 
     def defaults(self, settings: Settings) -> list[Any]:
         """What Clear puts back, in the order of components()."""
-        return [None, None, ANY_GENRE, "", None, None, BEST_MATCH, settings.results, True, 0.0]
+        return [None, None, ANY_GENRE, "", "", "", BEST_MATCH, settings.results, True, 0.0]
 
 
 @dataclass
@@ -202,8 +202,8 @@ def search_inputs(facts: CatalogFacts, settings: Settings) -> SearchInputs:
             genre = gr.Dropdown([ANY_GENRE, *facts.genres], value=ANY_GENRE, label="Genre")
             author = gr.Textbox(label="Author", placeholder="any author (press Enter)", max_lines=1)
         with gr.Row():
-            year_from = gr.Number(label="Published from (year)", precision=0, minimum=-9999, maximum=9999)
-            year_to = gr.Number(label="Published to (year)", precision=0, minimum=-9999, maximum=9999)
+            year_from = gr.Textbox(label="Published from (year)", placeholder="any year (press Enter)", max_lines=1)
+            year_to = gr.Textbox(label="Published to (year)", placeholder="any year (press Enter)", max_lines=1)
         sort = gr.Dropdown(list(SORTS), value=BEST_MATCH, label="Sort by")
     k = gr.Slider(1, 50, value=settings.results, step=1, label="Number of results", render=False)
     cross_score = gr.Checkbox(value=True, label="Cross-scoring (stage 2)", render=False)
@@ -324,8 +324,10 @@ def wire_search(
 ) -> None:
     """Enter, Search, a new cover, or a changed filter or option runs the search (and closes an open detail)."""
 
-    def on_search(*values: Any) -> tuple[Any, ...]:
+    def on_search(view: ResultsView, *values: Any) -> tuple[Any, ...]:
         query = make_query(facts, *values)
+        if view is not None and view.query == query:  # Gradio fires an image's change twice when it is replaced
+            return tuple(gr.skip() for _ in targets)
         return (*page_search(folio, query), filter_chips(query), gr.Column(visible=False))
 
     def on_load_more(view: ResultsView, *values: Any) -> tuple[Any, ...]:
@@ -348,10 +350,12 @@ def wire_search(
         inputs.cross_score.input,
         *(slider.release for slider in (inputs.k, inputs.min_score)),
     ]
-    searched = gr.on(triggers, on_search, components, targets, api_visibility="private", trigger_mode="always_last")
+    searched = gr.on(
+        triggers, on_search, [outputs.view, *components], targets, api_visibility="private", trigger_mode="always_last"
+    )
     searched.then(None, js=SCROLL_TO_RESULTS_JS, api_visibility="private")
     if text_examples is not None:
-        text_examples.load_input_event.then(on_search, components, targets, api_visibility="private")
+        text_examples.load_input_event.then(on_search, [outputs.view, *components], targets, api_visibility="private")
     outputs.load_more.click(on_load_more, [outputs.view, *components], targets, api_visibility="private")
 
     def on_clear() -> tuple[Any, ...]:
