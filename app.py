@@ -23,7 +23,7 @@ from pathlib import Path
 import uvicorn
 
 from multimodal.errors import FolioError
-from multimodal.folio import Folio
+from multimodal.service import open_search
 from multimodal.settings import Settings
 from web.access import access_from, exposure_problem
 from web.server import create_app
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     if problem := exposure_problem(settings.host, access):
         return refuse(problem)  # before loading any model: say so at once
     try:
-        folio = Folio.open(settings)
+        folio = open_search(settings)
         app = create_app(folio, auth=access.auth, api_token=access.api_token)
     except FolioError as error:
         return refuse(str(error))

@@ -214,10 +214,12 @@ def test_rest_genre_and_author_match_in_any_case_or_get_the_valid_values(http: h
     assert reversed_years.status_code == 422 and "reversed" in reversed_years.json()["detail"]
 
 
-def test_rest_hits_carry_a_confidence_a_tier_and_the_result_a_verdict(http: httpx.Client, books) -> None:
-    body = http.get("/api/search", params={"q": books["sample-003"]["title"], "k": 3}).json()
-    assert body["verdict"] == "found" and body["hits"][0]["tier"] == "found"
+def test_rest_hits_carry_a_confidence_a_tier_and_the_result_a_verdict(http: httpx.Client) -> None:
+    with (COVERS / "sample-020.png").open("rb") as cover:
+        body = http.post("/api/search", files={"image": ("photo.png", cover, "image/png")}, data={"k": "3"}).json()
+    assert body["verdict"] == "found" and body["hits"][0]["tier"] == "found" and body["hits"][0]["id"] == "sample-020"
     assert 0 <= body["hits"][1]["confidence"] <= body["hits"][0]["confidence"] <= 1
+    assert {hit["tier"] for hit in body["hits"]} <= {"found", "likely", "possible"}
 
 
 def test_rest_empty_query_is_refused_with_a_reason(http: httpx.Client) -> None:
@@ -353,11 +355,11 @@ def test_which_hosts_are_loopback(host: str, loopback: bool) -> None:
 
 @pytest.fixture
 def start_up(offline_folio: Folio, monkeypatch: pytest.MonkeyPatch) -> list[dict]:
-    """main() without serving: Folio.open gives the session's folio, uvicorn.run records its arguments."""
+    """main() without serving: open_search gives the session's folio, uvicorn.run records its arguments."""
     served: list[dict] = []
     for name in ("FOLIO_AUTH", "FOLIO_API_TOKEN", "FOLIO_HOST"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(folio_app.Folio, "open", lambda settings: offline_folio)
+    monkeypatch.setattr(folio_app, "open_search", lambda settings: offline_folio)
     monkeypatch.setattr(folio_app.uvicorn, "run", lambda app, **options: served.append({"app": app, **options}))
     return served
 
@@ -366,7 +368,7 @@ def test_a_public_host_without_a_login_and_a_token_is_refused(
     start_up: list[dict], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     opened = []
-    monkeypatch.setattr(folio_app.Folio, "open", lambda settings: opened.append(settings))
+    monkeypatch.setattr(folio_app, "open_search", lambda settings: opened.append(settings))
     assert folio_app.main(["--host", "0.0.0.0"]) == 2
     error = capsys.readouterr().err
     assert error.startswith("folio: refusing to serve on 0.0.0.0") and "FOLIO_AUTH" in error
@@ -467,12 +469,13 @@ def test_the_page_is_never_empty_when_something_ranked(offline_folio: Folio) -> 
 
 def test_the_page_says_found_and_puts_possible_matches_below_a_divider(offline_folio: Folio, books) -> None:
     facts = catalog.catalog_facts(offline_folio)
-    query = handlers.make_query(facts, books["sample-012"]["title"], None)
+    query = handlers.make_query(facts, "", str(COVERS / "sample-020.png"))
     status, _, divider, possible, more, *_, view = handlers.page_search(offline_folio, query)
-    assert status.startswith(f"### Found: *{books['sample-012']['title']}*")
-    assert view.best == 1 and view.hits[0].book_id == "sample-012" and view.hits[0].tier == "found"
-    assert divider.visible is True and possible.visible is True and more.visible is True
-    assert all(hit.tier == "possible" for hit in view.hits[1:])
+    assert status.startswith(f"### Found: *{render.md_escape(books['sample-020']['title'])}*")
+    assert view.hits[0].book_id == "sample-020" and view.hits[0].tier == "found"
+    assert {hit.tier for hit in view.hits[: view.best]} <= {"found", "likely"} and more.visible is True
+    assert divider.visible is True and possible.visible is True
+    assert view.best < len(view.hits) and all(hit.tier == "possible" for hit in view.hits[view.best :])
 
 
 def test_sorting_orders_the_cards_and_load_more_asks_for_more(offline_folio: Folio) -> None:
@@ -513,7 +516,10 @@ def test_page_captions_name_the_book_and_one_number(offline_folio: Folio, books)
     result = offline_folio.search(books["sample-005"]["title"], k=1)
     caption = render.caption(result.hits[0])
     assert caption.startswith(f"{books['sample-005']['title']} — {books['sample-005']['author']} (")
-    assert re.search(r"\) · Found · \d{1,3}%$", caption), caption
+    assert re.search(r"\) · (Found|Likely|Possible) · \d{1,3}%$", caption), caption
+    assert caption.endswith(render.badge(result.hits[0])) and render.badge(result.hits[0]).startswith(
+        render.TIER_WORDS[result.hits[0].tier]
+    )
     by_cover = offline_folio.search("", COVERS / "sample-020.png", k=1).hits[0]
     assert explain.matched_groups(by_cover.signals) == ["cover text", "visual"]
     assert render.caption(by_cover).endswith(render.badge(by_cover))

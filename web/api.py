@@ -33,10 +33,9 @@ from pydantic import BaseModel, Field
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from multimodal import BookRecord, SearchFilters, SearchResult
 from multimodal.errors import BookNotFound, StoreUnavailable
 from multimodal.folio import Folio
-from multimodal.search import SearchFilters, SearchResult
-from multimodal.store import BookRecord
 from web.queries import Answer, Refused, SearchAsk, SimilarAsk, answer_search, answer_similar
 from web.render import cover_url
 

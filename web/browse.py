@@ -5,8 +5,8 @@ from __future__ import annotations
 import html
 import math
 
+from multimodal import BookRecord
 from multimodal.folio import Folio
-from multimodal.store import BookRecord
 from web.catalog import catalog_index
 from web.render import cover_src, isbn_html
 

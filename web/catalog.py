@@ -16,8 +16,8 @@ from pathlib import Path
 
 from rapidfuzz import process
 
+from multimodal import BookRecord
 from multimodal.folio import Folio
-from multimodal.store import BookRecord
 from web.render import md_escape
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,8 +14,8 @@ from typing import Any
 import gradio as gr
 from gradio import FileData
 
+from multimodal import Hit, SearchFilters, SearchResult
 from multimodal.folio import Folio
-from multimodal.search import Hit, SearchFilters, SearchResult
 from web.catalog import CatalogFacts
 from web.explain import query_words
 from web.queries import Refused, SearchAsk, SimilarAsk, answer_search, answer_similar

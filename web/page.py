@@ -16,8 +16,8 @@ from gradio import FileData
 from gradio.components.image import ImageData
 from PIL import Image
 
+from multimodal import Hit
 from multimodal.folio import Folio
-from multimodal.search import Hit
 from multimodal.settings import Settings
 from web.browse import ANY_GENRE as ANY_CATALOG_GENRE
 from web.browse import CATALOG_SORTS, catalog_page

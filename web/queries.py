@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from multimodal import SearchFilters, SearchResult
 from multimodal.errors import BadImage, StoreUnavailable
 from multimodal.folio import Folio
 from multimodal.images import ImageSource
-from multimodal.search import SearchFilters, SearchResult
 from web.catalog import canonical, catalog_index, closest
 
 EMPTY_CATALOG = "The catalog is empty — run `python -m ingest CATALOG`."

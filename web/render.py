@@ -11,9 +11,9 @@ from urllib.parse import quote
 
 from PIL import Image
 
+from multimodal import Hit, SearchResult
 from multimodal.errors import BadImage
 from multimodal.images import load_image
-from multimodal.search import Hit, SearchResult
 from web.explain import highlight, matched_groups, shared_words, signal_matched, signal_measures
 
 THUMBNAIL = (320, 480)
@@ -43,8 +43,8 @@ def caption(hit: Hit) -> str:
 
 
 def has_cover(hit: Hit) -> bool:
-    """Whether the book has a cover to compare (ingest flags a blank one and stores no vector for it)."""
-    return bool(hit.cover) and "blank-cover" not in hit.flags
+    """Whether the book has a cover to compare (the core's one rule: ingest flags a blank or unreadable one)."""
+    return hit.has_cover
 
 
 def cover_alt(hit: Hit) -> str:
