@@ -167,7 +167,9 @@ def run_task(folio: Folio, name: str, context: TaskContext, references: dict[Any
         return {"skipped": f"no queries: this task needs {task.needs or 'something this catalog lacks'}"}
     reference = None
     if task.reference is not None:
-        reference = references.setdefault(task.reference, task.reference(context.records))
+        if task.reference not in references:
+            references[task.reference] = task.reference(context.records)
+        reference = references[task.reference]
     outcomes = run_queries(folio, queries, reference, context.progress)
     scores = asdict(score(outcomes, with_reference=reference is not None))
     return {
