@@ -41,7 +41,7 @@ def write_present_catalog(records: list[BookRecord], share: float, data_dir: Pat
                 row = {"id": record.book_id, "title": record.title, "author": record.author}
                 row |= {"description": record.description, "year": record.year or "", "genre": record.genre}
                 row |= {"isbn": record.isbn, "cover": record.cover}
-                stream.write(json.dumps(row, ensure_ascii=False) + "\\n")
+                stream.write(json.dumps(row, ensure_ascii=False) + "\n")
     return path
 
 

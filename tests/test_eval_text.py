@@ -102,3 +102,20 @@ def test_evaluation_of_the_sample_catalog_runs_every_typed_task_beside_bm25(offl
     assert report["tasks"]["title"]["scores"]["reference"]["R@1"] == 1.0  # exact titles: BM25 cannot miss these
     topical = report["tasks"]["topical"]
     assert {outcome["query"] for outcome in topical["outcomes"]} >= {"a book about a beekeeper"}
+
+
+def test_the_present_catalog_leaves_the_held_out_share_out_and_reads_back(tmp_path: Path):
+    from evaluation.absent import held_out_ids, is_held_out, write_present_catalog
+    from evaluation.tasks import catalog_records
+    from ingest.readers import ColumnMap
+
+    records = catalog_records(SAMPLE_CATALOG, ColumnMap())
+    path = write_present_catalog(records, 0.1, tmp_path)
+    present = catalog_records(path, ColumnMap())
+    held_out = held_out_ids(tmp_path)
+    assert held_out and len(present) + len(held_out) == len(records) == 64
+    assert not held_out & {record.book_id for record in present}
+    assert all(is_held_out(book_id, 0.1) for book_id in held_out)
+    assert [(r.title, r.description, r.cover) for r in present][:3] == [
+        (r.title, r.description, r.cover) for r in records if r.book_id not in held_out
+    ][:3]
