@@ -117,6 +117,10 @@ class Folio:
     def info(self) -> StoreInfo:
         return self.store.info()
 
+    def ping(self, deadline: float = 2.0) -> None:
+        """Raise StoreUnavailable unless the store answers within ``deadline`` seconds (for health checks)."""
+        self.store.ping(deadline)
+
     @property
     def location(self) -> str:
         """Where the store is (a folder or a Chroma server), for messages and reports."""

@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     # How long to keep retrying a Chroma server that does not answer before giving up (ingest then
     # stops with exit code 4, and rerunning the same command resumes).
     store_retry_seconds: float = Field(5.0, ge=0.0)
+    # How long one request to a Chroma server may take (connect, send, wait for the answer) before it
+    # counts as unanswered and is retried: a store call gives up after at most
+    # store_retry_seconds + store_timeout_seconds (a frozen server: exit 4 for ingest, 503 for the app).
+    store_timeout_seconds: float = Field(5.0, gt=0.0)
 
     # Search.
     shortlist: int = Field(50, ge=1, le=1000, description="stage-1 candidates per channel")

@@ -11,25 +11,41 @@ Both are created with cosine space, explicit embeddings (``embedding_function=No
 vectors are kept in the collections' metadata; opening a store with other models is refused.
 The same code runs on an embedded ``PersistentClient`` or a Chroma server (``HttpClient``).
 
-Every Chroma call goes through :func:`multimodal.retry.retrying`: when a server does not answer (connection refused,
-reset, timed out), the call is retried with back-off for ``FOLIO_STORE_RETRY_SECONDS`` (default 5)
-and then :class:`~multimodal.errors.StoreUnavailable` is raised. Only connection-type errors are
-retried; every write is an idempotent upsert or delete, so a retried call cannot duplicate a book.
+An embedded store may be shared by several processes (the app serving it while ``python -m ingest``
+writes into it): reads hold ``DATA_DIR/store.lock`` shared and reopen the client when another process
+committed writes since it was opened; writes hold it exclusively and count each committed chunk
+(:mod:`multimodal.store_lock`). A Chroma server is the single owner of its data and needs no lock.
+
+Every Chroma call goes through :func:`multimodal.retry.retrying`: a server that does not answer
+(refused, reset, or silent past ``FOLIO_STORE_TIMEOUT_SECONDS``) is retried with back-off for
+``FOLIO_STORE_RETRY_SECONDS``, then :class:`~multimodal.errors.StoreUnavailable` is raised. Only
+connection-type errors are retried; every write is an idempotent upsert or delete, so a retried
+call cannot duplicate a book.
+
+(Over 400 lines on purpose: each read and write sits next to the lock it needs; the client, the
+lock and the retries live in store_client.py, store_lock.py and retry.py.)
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
+from multimodal.chroma_server import heartbeat
 from multimodal.errors import StoreMismatch, StoreUnavailable
 from multimodal.records import BookRecord, SearchFilters, fold
-from multimodal.retry import RetryPolicy, T, retrying
+from multimodal.retry import RetryPolicy, retrying
 from multimodal.settings import Settings
+from multimodal.store_client import close_for_good, generation_at_open, make_client, store_location
+from multimodal.store_lock import StoreLock
+
+__all__ = ["BookStore", "StoreInfo", "StoredBook", "make_client", "recorded_profile", "store_exists"]
 
 SCHEMA_VERSION = 1
 # HNSW index parameters. With Chroma's defaults (16 links, ef 100) the top-50 shortlist recalled only
@@ -39,7 +55,16 @@ SCHEMA_VERSION = 1
 HNSW_MAX_NEIGHBORS = 32
 HNSW_EF_CONSTRUCTION = 400
 HNSW_EF_SEARCH = 1600
+# How many records Chroma takes before it writes the vector index to disk (its default: 1,000). A
+# process that opens the store (the app reopening after an ingest chunk) replays the records written
+# since from the log: at 8,192 books, reopen + first search took 1.9-3.4 s with the default and
+# 0.2-0.3 s with 128 (one ingest chunk), for 21 % more time in Chroma's writes, about 1 % of an
+# ingest's time (docs/reliability.md). Applies to existing collections too.
+HNSW_SYNC_THRESHOLD = 128
 Channel = str  # "texts" or "covers"
+T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -59,28 +84,6 @@ class StoreInfo:
     location: str
 
 
-def store_location(settings: Settings) -> str:
-    if settings.uses_server:
-        return f"chroma server {settings.chroma_host}:{settings.chroma_port}"
-    return str(settings.chroma_path)
-
-
-def make_client(settings: Settings, retry: RetryPolicy | None = None):
-    import chromadb
-
-    if settings.uses_server:
-        return retrying(
-            chromadb.HttpClient,
-            host=settings.chroma_host,
-            port=settings.chroma_port,
-            policy=retry or RetryPolicy.for_settings(settings),
-            location=store_location(settings),
-            what="connecting",
-        )
-    settings.chroma_path.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(settings.chroma_path))
-
-
 def store_exists(settings: Settings) -> bool:
     """False only for an embedded store whose folder is not there (a server is asked when opened)."""
     return settings.uses_server or settings.chroma_path.exists()
@@ -94,6 +97,7 @@ def recorded_profile(settings: Settings, client: Any = None) -> str | None:
     if client is None and not store_exists(settings):
         return None
     policy = RetryPolicy.for_settings(settings)
+    own_client = client is None
     client = client or make_client(settings, policy)
     try:
         collection = retrying(
@@ -107,6 +111,9 @@ def recorded_profile(settings: Settings, client: Any = None) -> str | None:
         raise
     except Exception:
         return None
+    finally:
+        if own_client:
+            client.close()  # an embedded client left open keeps this process's view of the store from refreshing
     return (collection.metadata or {}).get("folio_profile")
 
 
@@ -139,17 +146,94 @@ class BookStore:
         self.identity = identity
         self.retry = retry or RetryPolicy.for_settings(settings)
         self.location = store_location(settings)
-        self.client = client or make_client(settings, self.retry)
-        self.texts = self._open(f"{settings.collection}_texts")
-        self.covers = self._open(f"{settings.collection}_covers")
-        self.folded_filters = bool((self.texts.metadata or {}).get("folio_folded_filters"))
+        # An embedded store is guarded against other processes; a server guards its own data.
+        self.lock = None if settings.uses_server else StoreLock(settings.data_dir)
+        with self.lock.exclusive() if self.lock else contextlib.nullcontext(0) as generation:
+            self.client = client or make_client(settings, self.retry)
+            self._open_collections()
+            # The store's generation this client has seen: a client opened before another process's
+            # last write is reopened before its first read.
+            self.generation_seen = generation if client is None else generation_at_open(client)
         self.max_batch = self._call("reading the batch size", self.client.get_max_batch_size)
 
     def _call(self, what: str, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """One Chroma call, retried while the store is unreachable (then StoreUnavailable)."""
         return retrying(call, *args, policy=self.retry, location=self.location, what=what, **kwargs)
 
+    # -- sharing an embedded store with other processes ------------------------------------------
+    def generation(self) -> int:
+        """A number that changes whenever a write is committed to this store (by any process).
+
+        In-memory indexes built from the store (titles, full text) compare it to refresh. For a
+        Chroma server, which counts nothing for us, it is the book count.
+        """
+        return self.lock.generation() if self.lock else self.count()
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        """Hold the store for reading, with a client that has seen every committed write."""
+        if self.lock is None:
+            yield
+            return
+        while True:
+            with self.lock.shared() as generation:
+                if generation == self.generation_seen:
+                    yield
+                    return
+            self._reopen()
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Hold the store alone for a set of writes, then count them as one committed change."""
+        if self.lock is None:
+            yield
+            return
+        with self.lock.exclusive() as generation:
+            if generation != self.generation_seen:
+                self._reopen_client(generation)
+            try:
+                yield
+            finally:  # also after a failure: some of the writes may have landed
+                self.generation_seen = self.lock.bump()
+
+    def _reopen(self) -> None:
+        assert self.lock is not None
+        with self.lock.exclusive() as generation:  # no read of this process uses the old client now
+            if generation != self.generation_seen:  # another thread may have reopened it meanwhile
+                self._reopen_client(generation)
+
+    def _reopen_client(self, generation: int) -> None:
+        """A fresh client: Chroma's embedded client never sees what other processes wrote after it opened."""
+        started = time.perf_counter()
+        close_for_good(self.client)
+        self.client = make_client(self.settings, self.retry)
+        self._open_collections()
+        self.generation_seen = generation
+        milliseconds = 1e3 * (time.perf_counter() - started)
+        log.info("reopened %s at generation %d in %.0f ms", self.location, generation, milliseconds)
+
+    def close(self) -> None:
+        """Release the client (an embedded store's files and memory)."""
+        self.client.close()
+
+    def ping(self, deadline: float) -> None:
+        """Raise StoreUnavailable unless the store answers within ``deadline`` seconds.
+
+        A Chroma server must answer its heartbeat in time; an embedded store is a local file (its
+        reads wait at most for one ingest chunk's writes) and counts as reachable.
+        """
+        host = self.settings.chroma_host
+        if host and not heartbeat(host, self.settings.chroma_port, timeout=deadline):
+            raise StoreUnavailable(
+                f"store unreachable: {self.location} did not answer its heartbeat within {deadline:g}s"
+            )
+
     # -- opening ----------------------------------------------------------------------------
+    def _open_collections(self) -> None:
+        self.texts = self._open(f"{self.settings.collection}_texts")
+        self.covers = self._open(f"{self.settings.collection}_covers")
+        self.folded_filters = bool((self.texts.metadata or {}).get("folio_folded_filters"))
+
     def _open(self, name: str):
         ef_search = max(HNSW_EF_SEARCH, 2 * self.settings.shortlist)
         try:
@@ -160,8 +244,13 @@ class BookStore:
             return self._create(name, ef_search)
         self._check_identity(name, collection.metadata or {})
         hnsw = (collection.configuration or {}).get("hnsw") or {}
+        changes: dict[str, int] = {}
         if (hnsw.get("ef_search") or 0) < self.settings.shortlist:
-            self._call(f"configuring {name}", collection.modify, configuration={"hnsw": {"ef_search": ef_search}})
+            changes["ef_search"] = ef_search
+        if (hnsw.get("sync_threshold") or 1000) > HNSW_SYNC_THRESHOLD:
+            changes["sync_threshold"] = HNSW_SYNC_THRESHOLD
+        if changes:
+            self._call(f"configuring {name}", collection.modify, configuration={"hnsw": changes})
         return collection
 
     def _create(self, name: str, ef_search: int):
@@ -176,6 +265,7 @@ class BookStore:
                         "max_neighbors": HNSW_MAX_NEIGHBORS,
                         "ef_construction": HNSW_EF_CONSTRUCTION,
                         "ef_search": ef_search,
+                        "sync_threshold": HNSW_SYNC_THRESHOLD,
                     }
                 },
                 metadata={
@@ -214,17 +304,30 @@ class BookStore:
     def drop(settings: Settings, client: Any = None) -> None:
         """Delete this store's collections (used by ``ingest --rebuild``)."""
         policy = RetryPolicy.for_settings(settings)
-        client = client or make_client(settings, policy)
-        for suffix in ("_texts", "_covers"):
-            name = f"{settings.collection}{suffix}"
+        lock = None if settings.uses_server else StoreLock(settings.data_dir)
+        own_client = client is None
+        with lock.exclusive() if lock else contextlib.nullcontext():
+            client = client or make_client(settings, policy)
             try:
-                retrying(
-                    client.delete_collection, name, policy=policy, location=store_location(settings), what="dropping"
-                )
-            except StoreUnavailable:
-                raise
-            except Exception:  # it did not exist
-                pass
+                for suffix in ("_texts", "_covers"):
+                    name = f"{settings.collection}{suffix}"
+                    try:
+                        retrying(
+                            client.delete_collection,
+                            name,
+                            policy=policy,
+                            location=store_location(settings),
+                            what="dropping",
+                        )
+                    except StoreUnavailable:
+                        raise
+                    except Exception:  # it did not exist
+                        pass
+            finally:
+                if own_client:
+                    client.close()
+                if lock:
+                    lock.bump()
 
     # -- writing ----------------------------------------------------------------------------
     def _batches(self, size: int) -> Iterator[slice]:
@@ -240,7 +343,17 @@ class BookStore:
         """Store books: cover vectors first, text records (which carry the content hash) last.
 
         A book written again is replaced, not merged: its stored record equals a clean ingest's.
+        One call is one committed change: other processes' readers wait for all of it, then reopen.
         """
+        with self._writing():
+            self._write(books, text_vectors, cover_vectors)
+
+    def _write(
+        self,
+        books: Sequence[BookRecord],
+        text_vectors: np.ndarray,
+        cover_vectors: Sequence[np.ndarray | None],
+    ) -> None:
         with_cover = [i for i, vector in enumerate(cover_vectors) if vector is not None]
         without_cover = [books[i].book_id for i, vector in enumerate(cover_vectors) if vector is None]
         for part in self._batches(len(with_cover)):
@@ -275,21 +388,26 @@ class BookStore:
         return [dict.fromkeys(stored.get(book_id, {}), None) | new for book_id, new in zip(ids, metadatas, strict=True)]
 
     def delete(self, ids: Sequence[str]) -> None:
-        for part in self._batches(len(ids)):
-            self._call("deleting books", self.texts.delete, ids=list(ids[part]))
-            self._call("deleting books", self.covers.delete, ids=list(ids[part]))
+        if not ids:
+            return
+        with self._writing():
+            for part in self._batches(len(ids)):
+                self._call("deleting books", self.texts.delete, ids=list(ids[part]))
+                self._call("deleting books", self.covers.delete, ids=list(ids[part]))
 
     def touch(self) -> None:
         """Record the time of the last ingest."""
-        metadata = dict(self.texts.metadata or {})
-        metadata["folio_updated"] = time.time()
-        self._call("recording the ingest time", self.texts.modify, metadata=metadata)
+        with self._writing():
+            metadata = dict(self.texts.metadata or {})
+            metadata["folio_updated"] = time.time()
+            self._call("recording the ingest time", self.texts.modify, metadata=metadata)
 
     # -- reading ----------------------------------------------------------------------------
     def content_hashes(self, ids: Sequence[str]) -> dict[str, str]:
         hashes: dict[str, str] = {}
         for part in self._batches(len(ids)):
-            got = self._call("reading content hashes", self.texts.get, ids=list(ids[part]), include=["metadatas"])
+            with self._reading():
+                got = self._call("reading content hashes", self.texts.get, ids=list(ids[part]), include=["metadatas"])
             for book_id, metadata in zip(got["ids"], got["metadatas"], strict=True):
                 hashes[book_id] = str((metadata or {}).get("content_hash", ""))
         return hashes
@@ -298,7 +416,8 @@ class BookStore:
         ids: list[str] = []
         page = self.max_batch
         while True:
-            got = self._call("listing books", self.texts.get, include=[], limit=page, offset=len(ids))
+            with self._reading():
+                got = self._call("listing books", self.texts.get, include=[], limit=page, offset=len(ids))
             ids.extend(got["ids"])
             if len(got["ids"]) < page:
                 return ids
@@ -307,7 +426,8 @@ class BookStore:
         page = page or self.max_batch  # few, large pages: each page's offset is skipped again
         offset = 0
         while True:
-            got = self._call("reading books", self.texts.get, include=["metadatas"], limit=page, offset=offset)
+            with self._reading():
+                got = self._call("reading books", self.texts.get, include=["metadatas"], limit=page, offset=offset)
             for book_id, metadata in zip(got["ids"], got["metadatas"], strict=True):
                 yield BookRecord.from_metadata(book_id, metadata or {})
             if len(got["ids"]) < page:
@@ -320,32 +440,35 @@ class BookStore:
     def page(self, offset: int, limit: int, filters: SearchFilters | None = None) -> list[BookRecord]:
         """Up to ``limit`` books from ``offset`` on, in the store's order, that pass ``filters``."""
         where = self.where(filters) if filters else None
-        got = self._call(
-            "reading books", self.texts.get, include=["metadatas"], limit=limit, offset=offset, where=where
-        )
+        with self._reading():
+            got = self._call(
+                "reading books", self.texts.get, include=["metadatas"], limit=limit, offset=offset, where=where
+            )
         return [
             BookRecord.from_metadata(book_id, metadata or {})
             for book_id, metadata in zip(got["ids"], got["metadatas"], strict=True)
         ]
 
     def count(self) -> int:
-        return self._call("counting books", self.texts.count)
+        with self._reading():
+            return self._call("counting books", self.texts.count)
 
     def nearest(
         self, channel: Channel, vector: np.ndarray, n: int, where: dict[str, Any] | None = None
     ) -> list[tuple[str, float]]:
         """The n nearest books on one channel, as (book id, cosine similarity)."""
-        collection = self.texts if channel == "texts" else self.covers
         if n <= 0:
             return []
-        got = self._call(  # Chroma returns what there is when the collection holds fewer than n
-            "searching",
-            collection.query,
-            query_embeddings=[vector],
-            n_results=n,
-            where=where,
-            include=["distances"],
-        )
+        with self._reading():
+            collection = self.texts if channel == "texts" else self.covers
+            got = self._call(  # Chroma returns what there is when the collection holds fewer than n
+                "searching",
+                collection.query,
+                query_embeddings=[vector],
+                n_results=n,
+                where=where,
+                include=["distances"],
+            )
         return [
             (book_id, 1.0 - float(distance))
             for book_id, distance in zip(got["ids"][0], got["distances"][0], strict=False)
@@ -371,10 +494,11 @@ class BookStore:
         """
         if not ids:
             return {}
-        got = self._call("reading books", self.texts.get, ids=list(ids), where=where, include=["metadatas"])
-        admitted = set(got["ids"])
-        text_vectors = self._vectors(self.texts, sorted(admitted.intersection(text_vectors_for)))
-        cover_vectors = self._vectors(self.covers, sorted(admitted.intersection(cover_vectors_for)))
+        with self._reading():  # records and vectors from one state of the store
+            got = self._call("reading books", self.texts.get, ids=list(ids), where=where, include=["metadatas"])
+            admitted = set(got["ids"])
+            text_vectors = self._vectors(self.texts, sorted(admitted.intersection(text_vectors_for)))
+            cover_vectors = self._vectors(self.covers, sorted(admitted.intersection(cover_vectors_for)))
         return {
             book_id: StoredBook(
                 BookRecord.from_metadata(book_id, metadata or {}), text_vectors.get(book_id), cover_vectors.get(book_id)
@@ -392,12 +516,12 @@ class BookStore:
         return {book_id: np.asarray(vector, np.float32) for book_id, vector in zip(got["ids"], embeddings, strict=True)}
 
     def info(self) -> StoreInfo:
-        metadata = self.texts.metadata or {}
-        return StoreInfo(
-            profile=self.profile,
-            identity=self.identity,
-            books=self.count(),
-            covers=self._call("counting cover vectors", self.covers.count),
-            updated=metadata.get("folio_updated"),
-            location=self.location,
-        )
+        with self._reading():
+            return StoreInfo(
+                profile=self.profile,
+                identity=self.identity,
+                books=self._call("counting books", self.texts.count),
+                covers=self._call("counting cover vectors", self.covers.count),
+                updated=(self.texts.metadata or {}).get("folio_updated"),
+                location=self.location,
+            )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import queue
@@ -208,3 +209,47 @@ def test_the_context_manager_leaves_no_process_behind(tmp_path: Path):
         assert heartbeat(server.host, server.port)
     assert server.process is None and not heartbeat(server.host, server.port)
     assert not Path(f"/proc/{pid}").exists()
+
+
+@contextlib.contextmanager
+def frozen(server: ChromaServer) -> Iterator[None]:
+    """The server stopped dead (SIGSTOP): it accepts connections but answers nothing, until SIGCONT."""
+    assert server.process is not None
+    server.process.send_signal(signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        server.process.send_signal(signal.SIGCONT)
+
+
+def test_a_frozen_server_makes_the_app_answer_503_within_seconds(tmp_path: Path):
+    from conftest import ingest
+    from fastapi.testclient import TestClient
+    from test_resume import make_catalog
+
+    from web.api import create_api
+
+    with ChromaServer(tmp_path / "server") as server:
+        settings = Settings(
+            profile="offline",
+            chroma_host=server.host,
+            chroma_port=server.port,
+            data_dir=tmp_path / "data",
+            query_ocr=False,
+            store_retry_seconds=1.0,
+            store_timeout_seconds=2.0,
+        )
+        assert ingest(settings, make_catalog(tmp_path / "catalog", 12)).ingested == 12
+        client = TestClient(create_api(Folio.open(settings)), raise_server_exceptions=False)
+        assert client.get("/api/health").json()["status"] == "ok"
+        with frozen(server):
+            for path, params in [("/api/health", {}), ("/api/search", {"q": "Volume 3"}), ("/api/books/r003", {})]:
+                started = time.monotonic()
+                response = client.get(path, params=params)
+                waited = time.monotonic() - started
+                assert response.status_code == 503, (path, response.status_code, response.text[:300])
+                assert waited < 10, f"{path} took {waited:.1f}s"  # timeout 2 s + retries 1 s, with slack
+                assert "unreachable" in response.text or "unavailable" in response.text
+        health = client.get("/api/health")  # the server is back: so is the app, without a restart
+        assert health.status_code == 200 and health.json()["books"] == 12
+        assert client.get("/api/books/r003").json()["title"] == "Volume 3"

@@ -32,8 +32,8 @@ CHUNK = 128  # IngestOptions.chunk_size
 RUN_TIMEOUT = 240  # seconds for one ingest subprocess on a busy 2-core machine
 
 
-def make_catalog(folder: Path, count: int) -> Path:
-    """A catalog of count books, each with its own (non-blank) cover."""
+def make_catalog(folder: Path, count: int, prefix: str = "r", title: str = "Volume") -> Path:
+    """A catalog of count books (ids ``{prefix}000``…, titles ``{title} 0``…), each with its own (non-blank) cover."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(7)
     path = folder / "catalog.csv"
@@ -48,9 +48,8 @@ def make_catalog(folder: Path, count: int) -> Path:
                 draw.rectangle((x, y, x + 40, y + 60), fill=tuple(int(c) for c in rng.integers(0, 255, 3)))
             image.save(folder / f"c{i:03d}.png")
             place = ["harbour", "orchard", "observatory", "bakery"][i % 4]
-            writer.writerow(
-                [f"r{i:03d}", f"Volume {i}", f"Writer {i % 17}", 1950 + i % 70, "mystery", place, f"c{i:03d}.png"]
-            )
+            book_id, cover = f"{prefix}{i:03d}", f"c{i:03d}.png"
+            writer.writerow([book_id, f"{title} {i}", f"Writer {i % 17}", 1950 + i % 70, "mystery", place, cover])
     return path
 
 
@@ -225,4 +224,28 @@ def test_server_gone_mid_ingest_stops_cleanly_and_a_rerun_resumes(catalog: Path,
         summary, store = rerun(offline_models, settings, catalog)  # the same job, in-process: no second model load
         assert summary.unchanged >= CHUNK and summary.updated == 0 and not summary.rejected
         assert summary.ingested + summary.unchanged == BOOKS
+        assert_every_book_once_and_whole(store, catalog)
+
+
+def test_a_frozen_server_stops_ingest_with_exit_4_within_seconds(catalog: Path, offline_models, tmp_path: Path):
+    data = tmp_path / "data"
+    with ChromaServer(tmp_path / "server") as server:
+        args = ingest_args(catalog, data, "--chroma-host", server.host, "--chroma-port", str(server.port))
+        deadlines = {"FOLIO_STORE_RETRY_SECONDS": "2", "FOLIO_STORE_TIMEOUT_SECONDS": "2"}
+        with Run(args, env=deadlines) as run:
+            run.wait_for_progress(CHUNK, BOOKS)
+            server.process.send_signal(signal.SIGSTOP)  # alive, accepting connections, answering nothing
+            frozen_at = time.monotonic()
+            try:
+                code = run.wait(timeout=60)
+                stopped_after = time.monotonic() - frozen_at
+            finally:
+                server.process.send_signal(signal.SIGCONT)
+        assert code == 4, run.stderr[-3000:]
+        assert stopped_after < 30, f"ingest stopped {stopped_after:.0f}s after the server froze"
+        assert "store unreachable" in run.stderr and "rerun the same command to resume" in run.stderr
+
+        settings = Settings(profile="offline", data_dir=data, chroma_host=server.host, chroma_port=server.port)
+        summary, store = rerun(offline_models, settings, catalog)  # the thawed server: the rerun resumes
+        assert summary.unchanged >= CHUNK and summary.ingested + summary.unchanged == BOOKS
         assert_every_book_once_and_whole(store, catalog)

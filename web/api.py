@@ -42,6 +42,7 @@ from web.render import cover_url
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 FORM_OVERHEAD_BYTES = 64 * 1024  # room for the multipart boundaries and the small form fields
 MAX_RESULTS = 100
+HEALTH_DEADLINE_SECONDS = 2.0
 YEARS = {"ge": -9999, "le": 9999}  # the store's filters take 64-bit integers; no book needs more than this
 EMPTY_QUERY = "Give some words (q), a cover image (image), or both."
 TOKEN_NEEDED = "This API needs a bearer token: send the header 'Authorization: Bearer <FOLIO_API_TOKEN>'."
@@ -385,6 +386,7 @@ def add_health_route(router: APIRouter, folio: Folio, auth_codes: tuple[int, ...
         models_loaded = folio.models is not None and folio.models.text_encoder is not None
         common = {"models_loaded": models_loaded, "profile": folio.profile, "notice": folio.notice}
         try:
+            folio.ping(HEALTH_DEADLINE_SECONDS)  # a frozen store answers "unavailable" in seconds, not never
             info = folio.info()
         except Exception as error:  # the store (a Chroma server, a disk) is gone: say so, don't crash
             down = HealthOut(
