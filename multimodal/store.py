@@ -57,9 +57,9 @@ HNSW_EF_CONSTRUCTION = 400
 HNSW_EF_SEARCH = 1600
 # How many records Chroma takes before it writes the vector index to disk (its default: 1,000). A
 # process that opens the store (the app reopening after an ingest chunk) replays the records written
-# since from the log: at 8,192 books, reopen + first search took 1.9-3.4 s with the default and
-# 0.2-0.3 s with 128 (one ingest chunk), for 21 % more time in Chroma's writes, about 1 % of an
-# ingest's time (docs/reliability.md). Applies to existing collections too.
+# since from the log: at 10,000 books the first search after a chunk took 17.4 s with the default and
+# 0.3 s with 128 (one ingest chunk), for 14 % more time writing the books (benchmarks/store_reopen.py,
+# docs/reliability.md). Applies to existing collections too.
 HNSW_SYNC_THRESHOLD = 128
 Channel = str  # "texts" or "covers"
 T = TypeVar("T")
