@@ -361,26 +361,5 @@ class StoreFullText:
     def search(self, text: str, limit: int) -> list[tuple[str, float]]:
         return self._current().search(text, limit)
 
-    def split_run_together(self, searcher: tantivy.Searcher, words: list[str]) -> list[str]:
-        """OCR runs a cover's words together ("EMILYSTONE"): a long word no title or author has is
-        replaced by two words that titles or authors have, when it splits into such a pair."""
-        split: list[str] = []
-        for word in words[:MAX_QUERY_WORDS]:
-            if len(word) >= 2 * MIN_FUZZY_LENGTH and not self._in_title_or_author(searcher, word):
-                for cut in range(MIN_FUZZY_LENGTH, len(word) - MIN_FUZZY_LENGTH + 1):
-                    head, tail = word[:cut], word[cut:]
-                    if self._in_title_or_author(searcher, head) and self._in_title_or_author(searcher, tail):
-                        split += [head, tail]
-                        break
-                else:
-                    split.append(word)
-            else:
-                split.append(word)
-        return split
-
-    @staticmethod
-    def _in_title_or_author(searcher: tantivy.Searcher, word: str) -> bool:
-        return any(searcher.doc_freq(field, word) for field in FUZZY_BOOSTS)
-
     def known_share(self, text: str) -> float:
         return self.index.known_share(text)
