@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from multimodal import Folio, SearchFilters
 from multimodal.fusion import RRF_K, reciprocal_rank_fusion, shortlist_for_stage2
+from multimodal.profiles import list_profiles, load_profile
 from multimodal.settings import Settings
 from multimodal.timing import Timer
 
@@ -142,6 +143,14 @@ def test_exact_title_in_italian_comes_first_after_both_stages(italian_folio: Fol
     for cross_score in (False, True):
         hits = italian_folio.search(text=query, k=3, cross_score=cross_score).hits
         assert hits[0].title == title, [hit.title for hit in hits]
+
+
+# -- every profile ----------------------------------------------------------------------------
+@pytest.mark.parametrize("name", list_profiles())
+def test_every_profile_uses_the_full_text_channel_in_both_stages(name: str) -> None:
+    profile = load_profile(name)
+    assert profile.stage1_weights.get("fulltext", 0) > 0 and profile.stage1_weights.get("ocr_fulltext", 0) > 0
+    assert profile.stage2_weights.get("fulltext", 0) > 0
 
 
 # -- the clip profile ----------------------------------------------------------------------------
