@@ -51,28 +51,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ocr", action="store_true", help="read the text on each cover and store it with the book")
     parser.add_argument("--encoding", help="the catalog's encoding when it is not UTF-8 (default: detected, and said)")
     parser.add_argument("--prune", action="store_true", help="remove books that are no longer in the catalog")
-    parser.add_argument(
-        "--prune-limit",
-        type=float,
-        default=PRUNE_LIMIT,
-        help=f"refuse a prune that would remove more than this share of the store (default {PRUNE_LIMIT})",
-    )
+    limit_help = f"refuse a prune removing more than this share of the store (default {PRUNE_LIMIT})"
+    parser.add_argument("--prune-limit", type=float, default=PRUNE_LIMIT, help=limit_help)
     parser.add_argument("--force", action="store_true", help="prune even beyond --prune-limit")
     parser.add_argument("--rebuild", action="store_true", help="drop the store's vectors and embed everything again")
     parser.add_argument("--shard", help="I/N: ingest only this worker's share of the catalog (0 ≤ I < N)")
     parser.add_argument("--rejects", type=Path, help="JSONL report of rejected rows (default: DATA_DIR/rejects.jsonl)")
     parser.add_argument("--allow-outside", action="store_true", help="allow cover paths outside the catalog's folders")
-    parser.add_argument(
-        "--allow-private-urls",
-        action="store_true",
-        help="allow cover URLs on loopback, private and link-local addresses (refused by default)",
-    )
-    parser.add_argument(
-        "--download-seconds",
-        type=float,
-        default=DOWNLOAD_SECONDS,
-        help=f"total time one cover download may take, retries included (default {DOWNLOAD_SECONDS:g})",
-    )
+    private_help = "allow cover URLs on loopback, private and link-local addresses (refused by default)"
+    parser.add_argument("--allow-private-urls", action="store_true", help=private_help)
+    deadline_help = f"seconds one cover download may take in all, retries included (default {DOWNLOAD_SECONDS:g})"
+    parser.add_argument("--download-seconds", type=float, default=DOWNLOAD_SECONDS, help=deadline_help)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser.parse_args(argv)
 
