@@ -4,7 +4,12 @@ Reads ``assets/sample/catalog.csv`` and draws one 400x600 PNG cover per book wit
 Each genre has its own palette and motif; each book gets its own seeded variation, so the
 output is deterministic. The title sits on a near-opaque band so that OCR can read it.
 
-Usage: python assets/make_sample_catalog.py [--out DIR] [--force]
+It also renders a few phone photos of those covers as scenes (``--scenes``, default
+``assets/sample/scenes``): a cover lying tilted on a desk among other sample covers and objects,
+lit unevenly, with a cast shadow (``multimodal.photo.scene_photo``). ``scenes.csv`` there names the
+book in each photo; tests search for them.
+
+Usage: python assets/make_sample_catalog.py [--out DIR] [--scenes DIR] [--force]
 """
 
 from __future__ import annotations
@@ -24,6 +29,16 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 HERE = Path(__file__).resolve().parent
 CATALOG = HERE / "sample" / "catalog.csv"
 DEFAULT_OUT = HERE / "sample" / "covers"
+DEFAULT_SCENES = HERE / "sample" / "scenes"
+# (book id, background) of each scene: a book of most genres, on a desk or among other covers.
+SCENES = (
+    ("sample-003", "desk"),
+    ("sample-012", "covers"),
+    ("sample-021", "desk"),
+    ("sample-030", "covers"),
+    ("sample-041", "covers"),
+    ("sample-055", "desk"),
+)
 
 WIDTH, HEIGHT = 400, 600
 MARGIN = 28
@@ -544,14 +559,43 @@ def make_covers(out_dir: Path, force: bool = False, catalog: Path = CATALOG) -> 
     return written
 
 
+def make_scenes(covers_dir: Path, out_dir: Path, force: bool = False, catalog: Path = CATALOG) -> int:
+    """Render the ``SCENES`` photos from the drawn covers into ``out_dir`` with a ``scenes.csv`` index."""
+    from multimodal.photo import SceneConditions, scene_photo
+
+    conditions = SceneConditions(cover_height=(0.5, 0.75), glare=0.0, thumb=0.0, shadow=1.0, blur=(1.0, 0.0, 0.0))
+    books = {book["id"]: book for book in read_catalog(catalog)}
+    covers = {book_id: Image.open(covers_dir / Path(book["cover"]).name) for book_id, book in books.items()}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = 0
+    rows = []
+    for number, (book_id, background) in enumerate(SCENES, start=1):
+        target = out_dir / f"scene-{number}.jpg"
+        rows.append({"photo": target.name, "book_id": book_id, "title": books[book_id]["title"]})
+        if target.exists() and not force:
+            continue
+        others = [cover for other_id, cover in sorted(covers.items()) if other_id != book_id][number::7]
+        photo = scene_photo(covers[book_id], seed_for(book_id), others, conditions, background=background)
+        target.write_bytes(photo.jpeg)
+        written += 1
+    with (out_dir / "scenes.csv").open("w", newline="", encoding="utf-8") as stream:
+        writer = csv.DictWriter(stream, fieldnames=["photo", "book_id", "title"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return written
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT})")
     parser.add_argument("--catalog", type=Path, default=CATALOG, help="catalog CSV to read")
-    parser.add_argument("--force", action="store_true", help="redraw covers that already exist")
+    parser.add_argument("--scenes", type=Path, default=DEFAULT_SCENES, help=f"scene photos (default: {DEFAULT_SCENES})")
+    parser.add_argument("--force", action="store_true", help="redraw covers and scenes that already exist")
     args = parser.parse_args(argv)
     written = make_covers(args.out, force=args.force, catalog=args.catalog)
     print(f"wrote {written} cover(s) to {args.out}")
+    written = make_scenes(args.out, args.scenes, force=args.force, catalog=args.catalog)
+    print(f"wrote {written} scene photo(s) to {args.scenes}")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,9 @@ class Outcome:
     cover_text: str = ""
     top: str = ""  # the first hit, to read the misses
     top_hits: list[dict[str, Any]] = field(default_factory=list)  # the first hits' scores, for calibration
+    conditions: dict[str, Any] = field(default_factory=dict)  # how a photo was taken (evaluation.photos)
+    cover_identified: bool | None = None  # a photo query's result said the photo identifies its first hit
+    cover_region: str = ""  # where the photo's vectors came from: "cover" or "whole"
 
 
 @dataclass
@@ -90,6 +93,8 @@ def task_lines(title: str, result: dict[str, Any], shown: tuple[str, ...]) -> li
     if "skipped" in result:
         return ["", f"{title}: skipped — {result['skipped']}"]
     scores = result["scores"]
+    if "not_identified" in result:  # no right book: what counts is whether the result says so
+        return ["", f"{title}: {scores['queries']} photos", f"  {result['not_identified']['said']}"]
     rows = [("stage 1", scores["stage1"]), ("cross-scored", scores["cross_scored"])]
     if scores.get("reference"):
         rows.append((result["reference"], scores["reference"]))
@@ -101,7 +106,7 @@ def task_lines(title: str, result: dict[str, Any], shown: tuple[str, ...]) -> li
         "(stage 1 only: median {stage1_median:.0f} ms, p95 {stage1_p95:.0f} ms)".format(**scores["latency_ms"])
     )
     lines.append(f"  {verdict(scores)}")
-    return lines
+    return lines + result.get("detail_lines", [])
 
 
 def table(report: dict[str, Any], titles: dict[str, str], shown: dict[str, tuple[str, ...]]) -> str:

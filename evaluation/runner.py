@@ -83,6 +83,9 @@ def run_query(folio: Folio, query: Query, reference: Reference | None) -> Outcom
             {"score": hit.score, "relevance": hit.relevance, "right": hit.book_id in query.relevant}
             for hit in result.hits[:TOP_HITS_KEPT]
         ],
+        conditions=query.conditions,
+        cover_identified=result.cover_identified,
+        cover_region=result.cover_region,
     )
 
 
@@ -172,12 +175,14 @@ def run_task(folio: Folio, name: str, context: TaskContext, references: dict[Any
         reference = references[task.reference]
     outcomes = run_queries(folio, queries, reference, context.progress)
     scores = asdict(score(outcomes, with_reference=reference is not None))
+    rows = [asdict(outcome) for outcome in outcomes]
     return {
         "scores": scores,
         "reference": reference.name if reference else None,
         "verdict": verdict(scores),
         "ambiguous_queries": sum(len(query.relevant) > 1 for query in queries),
-        "outcomes": [asdict(outcome) for outcome in outcomes],
+        **photos.photo_summary(rows),  # by condition, confidence: photo tasks only
+        "outcomes": rows,
     }
 
 

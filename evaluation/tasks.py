@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from ingest.readers import CatalogRow, ColumnMap, read_catalog
 from multimodal import BookRecord
@@ -45,6 +45,7 @@ class Query:
     relevant: frozenset[str]
     text: str = ""
     image: bytes | None = None
+    conditions: dict[str, Any] = field(default_factory=dict)  # how a photo was taken (evaluation.photos)
 
 
 @dataclass

@@ -186,6 +186,14 @@ class SearchResult:
     candidates: int
     cover_text: str = ""  # what OCR read on the query image
     verdict: str = ""  # "found", "matches", "not_in_catalog" or "empty" (multimodal/confidence.py)
+    # Where the query image's vectors and text came from: "cover" (the cover found in the photo and
+    # rectified), "whole" (no cover outline found: the whole photo), "" (no image). multimodal.photo_query.
+    cover_region: str = ""
+    cover_confidence: float = 0.0  # how cleanly the cover was found in the photo, in [0, 1]
+    # Photo queries: whether the photo's own evidence identifies the first hit — its title and author read
+    # on the cover, or its cover standing out from all others (multimodal.evidence.identifies). False:
+    # probably a book the catalog does not hold. None for other queries.
+    cover_identified: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "hits": [hit.to_dict() for hit in self.hits]}

@@ -23,12 +23,13 @@ import numpy as np
 from PIL import Image
 
 from multimodal.batching import Batcher
+from multimodal.evidence import PhotoEvidence, identifies, photo_evidence, photo_weights
 from multimodal.errors import BookNotFound, NoCover
-from multimodal.fingerprint import phash
 from multimodal.fulltext import StoreFullText
 from multimodal.fusion import fuse, reciprocal_rank_fusion, relevance, shortlist_for_stage2
 from multimodal.images import load_image
 from multimodal.models import Models
+from multimodal.photo_query import read_photo
 from multimodal.records import BookRecord, Hit, SearchFilters, SearchRequest, SearchResult
 from multimodal.settings import Settings
 from multimodal.signals import PAIR_SCORERS, EncodedQuery, Signal, fulltext_signals, vector_signals
@@ -60,6 +61,7 @@ class Ranking:
     stage1_rank: dict[int, int]
     rankings: dict[str, list[int]] = field(default_factory=dict)  # each channel's candidates, best first
     stage2: dict[int, float] = field(default_factory=dict)
+    evidence: PhotoEvidence | None = None  # a photo query's evidence (multimodal.evidence)
 
 
 class Searcher:
@@ -80,18 +82,25 @@ class Searcher:
         self.score_pairs = share(scorer.score_pairs, "cross-encoder") if scorer is not None else None
 
     # -- stage 0: the query ------------------------------------------------------------------
-    def encode(self, text: str, image: Image.Image | None) -> EncodedQuery:
+    def encode(self, text: str, image: Image.Image | None, timer: Timer | None = None) -> EncodedQuery:
         query = EncodedQuery(text=text.strip(), score_pairs=self.score_pairs)
         if query.text:
             query.text_vector = self.encode_texts([query.text])[0]
-        if image is not None:
-            query.image_vector = self.encode_images([self.models.image_encoder.prepare(image)])[0]
-            query.image_phash = phash(image)
-            if self.models.cover_reader is not None:
-                query.cover_text = self.models.cover_reader.read(image)
+        if image is not None:  # the cover found in the photo (multimodal.photo_query), else the whole photo
+            photo = read_photo(image, self.models, self.encode_images, self.best_cover_match)
+            query.image_vector, query.image_phash = photo.image_vector, photo.image_phash
+            query.cover_text, query.cover_region = photo.cover_text, photo.region
+            query.region_confidence = photo.region_confidence
+            if timer is not None:  # the photo's own stages, inside "encode"
+                timer.ms.update({f"photo_{name}": ms for name, ms in photo.timings_ms.items()})
             if query.cover_text:
                 query.cover_text_vector = self.encode_texts([query.cover_text])[0]
         return query
+
+    def best_cover_match(self, vector: np.ndarray) -> float:
+        """The similarity of the catalog cover nearest to an image vector (-1 for an empty store)."""
+        nearest = self.store.nearest("covers", vector, 1)
+        return nearest[0][1] if nearest else -1.0
 
     # -- stage 1 -----------------------------------------------------------------------------
     def channels(self, query: EncodedQuery) -> list[tuple[Signal, np.ndarray]]:
@@ -178,7 +187,7 @@ class Searcher:
         timer = Timer()
         with timer.stage("encode"):
             picture = load_image(request.image) if request.image is not None else None
-            query = self.encode(request.text, picture)
+            query = self.encode(request.text, picture, timer)
         return self.run(query, request, timer)
 
     def more_like(self, book_id: str, by: str, request: SearchRequest) -> SearchResult:
@@ -216,9 +225,14 @@ class Searcher:
                 self.rank_stage2(query, ranking)
         kept = [i for i in ranking.order if self.relevance(ranking, i) >= min_score][:k]
         hits = [self.hit(rank, ranking, i) for rank, i in enumerate(kept, start=1)]
+        identified = None
+        if ranking.evidence is not None and ranking.order:
+            first = ranking.order[0]
+            identified = identifies(ranking.books[first].record.book_id, ranking.signals[first], ranking.evidence)
         return SearchResult(
-            hits, timer.ms, bool(ranking.stage2), self.profile.name, len(ranking.books), query.cover_text
-        )
+            hits, timer.ms, bool(ranking.stage2), self.profile.name, len(ranking.books), query.cover_text,
+            cover_region=query.cover_region, cover_confidence=query.region_confidence, cover_identified=identified,
+        )  # fmt: skip
 
     def rank_stage1(self, query: EncodedQuery, shortlist: Shortlist, filters: SearchFilters, exclude: str) -> Ranking:
         """The candidates ordered by reciprocal-rank fusion of the channels (each channel's own order)."""
@@ -237,7 +251,13 @@ class Searcher:
         top = shortlist_for_stage2(ranking.order, ranking.rankings, self.settings.cross_score_top)
         for i, extra in zip(top, self.pair_signals(query, [ranking.books[i].record for i in top]), strict=True):
             ranking.signals[i].update(extra)
-        fused = fuse([ranking.signals[i] for i in top], self.profile.stage2_weights)
+        weights = self.profile.stage2_weights
+        if query.cover_region:  # a photo: each signal as trusted as it is reliable for this photo
+            ranking.evidence = photo_evidence(
+                {ranking.books[i].record.book_id: ranking.signals[i] for i in top}, query.region_confidence
+            )
+            weights = photo_weights(weights, ranking.evidence)
+        fused = fuse([ranking.signals[i] for i in top], weights)
         ranking.stage2 = dict(zip(top, fused, strict=True))
         scored = set(top)
         ranking.order = sorted(top, key=lambda i: -ranking.stage2[i]) + [i for i in ranking.order if i not in scored]

@@ -50,6 +50,8 @@ class EncodedQuery:
     image_phash: str = ""
     cover_text: str = ""  # what OCR read on the query image
     cover_text_vector: np.ndarray | None = None
+    cover_region: str = ""  # "cover" or "whole": where the image's vectors and text came from (photo_query)
+    region_confidence: float = 0.0
     # The cross-encoder (or None): scores (query text, book text) pairs, possibly shared with other queries.
     score_pairs: Callable[[list[tuple[str, str]]], Sequence[float]] | None = None
 

@@ -1,0 +1,77 @@
+"""Image-query latency on scene and frame-filling photos, by stage (offline profile, a real store).
+
+    python benchmarks/photo_latency.py --data-dir /tmp/photo/store/romance --images-dir ../shared/data/romance-covers
+
+Photos are simulated with the held-out seed (1) from covers in the store, searched one at a time after
+a warm-up query, as the page and the API search them. Prints the median and p95 of the whole query
+and of each stage (``SearchResult.timings_ms``: the photo's localisation, cover vectors and OCR inside
+``encode``, then stage 1 and stage 2), and the load average beside them: timings measured while other
+jobs run are pessimistic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from evaluation.photos import OTHER_COVERS
+from evaluation.tasks import book_seed
+from ingest.covers import CoverFetcher
+from multimodal.folio import Folio
+from multimodal.images import load_image
+from multimodal.photo import phone_photo, scene_photo
+from multimodal.settings import Settings
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def photos(folio: Folio, images_dir: Path, count: int, kind: str, seed: int = 1) -> list[bytes]:
+    records = sorted((record for record in folio.records() if record.has_cover), key=lambda record: record.book_id)
+    fetcher = CoverFetcher([images_dir], Path("/tmp/folio-photo-latency-cache"), allow_outside=True)
+    rng = random.Random(seed)
+    made = []
+    for record in rng.sample(records, count):
+        cover = load_image(fetcher.fetch(record.cover))
+        if kind == "frame-filling":
+            made.append(phone_photo(cover, book_seed(seed, record.book_id)))
+            continue
+        others = [load_image(fetcher.fetch(other.cover)) for other in rng.sample(records, OTHER_COVERS)]
+        made.append(scene_photo(cover, book_seed(seed, record.book_id), others).jpeg)
+    return made
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-dir", type=Path, required=True, help="an ingested store (offline profile)")
+    parser.add_argument("--images-dir", type=Path, required=True, help="where the store's cover paths are resolved")
+    parser.add_argument("--photos", type=int, default=60, help="photos of each kind")
+    args = parser.parse_args()
+    folio = Folio.open(Settings(profile="offline", data_dir=args.data_dir))
+    print(f"load average before: {' '.join(f'{value:.2f}' for value in os.getloadavg())}")
+    for kind in ("scene", "frame-filling"):
+        queries = photos(folio, args.images_dir, args.photos, kind)
+        folio.search(image=queries[0])  # warm-up: lazy loading is not a query's latency
+        totals: list[float] = []
+        stages: dict[str, list[float]] = defaultdict(list)
+        for jpeg in queries:
+            started = time.perf_counter()
+            result = folio.search(image=jpeg)
+            totals.append((time.perf_counter() - started) * 1000)
+            for stage, ms in result.timings_ms.items():
+                stages[stage].append(ms)
+        print(f"\n{kind} photos: {len(totals)}; whole query median {percentile(totals, 0.5):.0f} ms, "
+              f"p95 {percentile(totals, 0.95):.0f} ms")  # fmt: skip
+        for stage, values in stages.items():
+            print(f"  {stage:<22} median {percentile(values, 0.5):7.1f} ms   p95 {percentile(values, 0.95):7.1f} ms")
+    print(f"\nload average after: {' '.join(f'{value:.2f}' for value in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""Evidence-aware stage-2 weights for photo queries: trust each signal as much as it is reliable for this photo.
+
+A profile's stage-2 weights are fixed; a photo's signals are not equally trustworthy every time. Two
+readings of the photo say how much each kind can be trusted:
+
+- **text evidence**: how completely some candidate's title and author words were read on the cover
+  (the best ``ocr_title_match`` among the candidates, and how far it stands above the runner-up).
+  A cover whose title and author were read whole names its book; a few stray words name nothing.
+- **image evidence**: how cleanly the cover was found (``PhotoReading.region_confidence``; 0 when
+  the whole photo was used) and how decisively the best cover stands out from the other candidates
+  (a frame-filling photo of a cover matches its catalog cover far better than any other cover, even
+  when no outline was found: the whole photo *is* the cover).
+
+``photo_weights`` scales the profile's image weights by the image evidence and raises the text
+weights with the text evidence, so a decisive text match is not outvoted by a noisy image vector,
+and a clean frame-filling photo with no legible text still wins on the picture.
+
+``identifies`` says whether the first hit is a match the reader can trust, or whether the photo is
+probably of a book the catalog does not hold: the first hit's title and author read on the cover,
+or its cover matching far better than the others'.
+
+The constants were chosen on simulated photos of the tuning split (seed 2, all three catalogs;
+``benchmarks/tune_photo_evidence.py``) and are reported on the held-out split (seed 1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+IMAGE_SIGNALS = ("image_vs_cover", "perceptual", "image_vs_text")
+TEXT_SIGNALS = ("ocr_title_match", "ocr_vs_text", "ocr_fulltext")
+
+
+@dataclass(frozen=True)
+class EvidenceTuning:
+    text_floor: float = 0.5  # a best title/author match below this is no evidence
+    text_gain: float = 4.0  # the text weights are multiplied by up to 1 + text_gain
+    margin_scale: float = 0.15  # a best match this far above the runner-up is fully distinct
+    image_floor: float = 0.25  # the least share of their weight the image signals keep
+    decisive_gap: float = 4.0  # the best cover's z-score gap over the runner-up that makes the picture decisive
+    identified_text: float = 0.75  # the first hit's title/author match from which the photo identifies it
+    identified_image: float = 0.6  # the cover's decisiveness from which the photo identifies it
+
+
+TUNING = EvidenceTuning()
+
+
+@dataclass(frozen=True)
+class PhotoEvidence:
+    text: float  # in [0, 1]: how completely and distinctly a book's title and author were read
+    image: float  # in [0, 1]: how far the image signals can be trusted (cover found, or a decisive match)
+    decisive_image: float  # in [0, 1]: how far the best cover stands out (the match, not the localisation)
+    best_image_book: str = ""  # the candidate whose cover matches best
+
+
+def best_two(values: Sequence[float]) -> tuple[float, float]:
+    ordered = sorted(values, reverse=True)
+    return (ordered[0] if ordered else 0.0), (ordered[1] if len(ordered) > 1 else 0.0)
+
+
+def text_evidence(candidates: Sequence[Mapping[str, float]], tuning: EvidenceTuning = TUNING) -> float:
+    best, runner_up = best_two([signals.get("ocr_title_match", 0.0) for signals in candidates])
+    completeness = np.clip((best - tuning.text_floor) / (1 - tuning.text_floor), 0, 1)
+    distinct = np.clip((best - runner_up) / tuning.margin_scale, 0, 1)
+    return float(completeness * (0.5 + 0.5 * distinct))
+
+
+def image_decisiveness(candidates: Sequence[Mapping[str, float]], tuning: EvidenceTuning = TUNING) -> float:
+    """How far the best cover similarity stands above the runner-up, in spreads of the others, in [0, 1]."""
+    values = np.array([signals["image_vs_cover"] for signals in candidates if "image_vs_cover" in signals])
+    if len(values) < 3:
+        return 0.0
+    best, runner_up = best_two(values.tolist())
+    others = np.sort(values)[:-1]  # the spread of the other candidates: the best one is the outlier in question
+    gap = (best - runner_up) / max(float(others.std()), 1e-3)
+    return float(np.clip(gap / tuning.decisive_gap, 0, 1))
+
+
+def photo_evidence(
+    candidates: Mapping[str, Mapping[str, float]], region_confidence: float, tuning: EvidenceTuning = TUNING
+) -> PhotoEvidence:
+    """The evidence of a photo query, from its stage-2 candidates (book id → signals)."""
+    signals = list(candidates.values())
+    decisive = image_decisiveness(signals, tuning)
+    by_image = [(values.get("image_vs_cover", -1.0), book_id) for book_id, values in candidates.items()]
+    return PhotoEvidence(
+        text=text_evidence(signals, tuning),
+        image=max(region_confidence, decisive),
+        decisive_image=decisive,
+        best_image_book=max(by_image)[1] if by_image else "",
+    )
+
+
+def photo_weights(
+    weights: Mapping[str, float], evidence: PhotoEvidence, tuning: EvidenceTuning = TUNING
+) -> dict[str, float]:
+    """The profile's stage-2 weights, scaled for this photo's evidence."""
+    image_share = tuning.image_floor + (1 - tuning.image_floor) * evidence.image
+    text_share = 1 + tuning.text_gain * evidence.text
+    scaled = {}
+    for name, weight in weights.items():
+        if name in IMAGE_SIGNALS:
+            scaled[name] = weight * image_share
+        elif name in TEXT_SIGNALS:
+            scaled[name] = weight * text_share
+        else:
+            scaled[name] = weight
+    return scaled
+
+
+def identifies(
+    first_id: str, first: Mapping[str, float], evidence: PhotoEvidence, tuning: EvidenceTuning = TUNING
+) -> bool:
+    """Whether the first hit of a photo query is a match to trust (else: probably not in the catalog)."""
+    read = first.get("ocr_title_match", 0.0) >= tuning.identified_text
+    pictured = first_id == evidence.best_image_book and evidence.decisive_image >= tuning.identified_image
+    return read or pictured

@@ -1,0 +1,139 @@
+"""Photos of covers in scenes: the simulator, finding the cover in a photo, evidence-aware fusion, and
+the sample catalog's own scene photos searched with the offline profile (real OCR) and the tiny clip models."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from multimodal.evidence import PhotoEvidence, identifies, photo_evidence, photo_weights
+from multimodal.fusion import fuse
+from multimodal.localise import locate_cover
+from multimodal.photo import BACKGROUNDS, scene_photo
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENES = ROOT / "assets" / "sample" / "scenes"
+
+
+def sample_cover(sample_catalog: Path, number: int) -> Image.Image:
+    return Image.open(sample_catalog.parent / "covers" / f"sample-{number:03d}.png").convert("RGB")
+
+
+def overlap(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two convex quadrilaterals."""
+    a, b = a.astype(np.float32), b.astype(np.float32)
+    inter, _ = cv2.intersectConvexConvex(a, b)
+    return inter / (cv2.contourArea(a) + cv2.contourArea(b) - inter)
+
+
+def test_a_scene_is_deterministic_for_a_seed_and_records_what_was_drawn(sample_catalog):
+    cover, others = sample_cover(sample_catalog, 1), [sample_cover(sample_catalog, n) for n in range(2, 8)]
+    first, again, other = scene_photo(cover, 5, others), scene_photo(cover, 5, others), scene_photo(cover, 6, others)
+    assert first.jpeg == again.jpeg and first.jpeg != other.jpeg
+    photo = Image.open(io.BytesIO(first.jpeg))
+    assert photo.format == "JPEG" and photo.height > photo.width  # a portrait frame
+    assert first.conditions["background"] in BACKGROUNDS
+    assert 0.4 <= first.conditions["cover_height"] <= 0.9 and abs(first.conditions["rotation"]) <= 20
+    inside = (first.corners >= 0).all() and (first.corners[:, 0] <= photo.width).all()
+    assert inside and (first.corners[:, 1] <= photo.height).all()
+    cover_area = cv2.contourArea(first.corners.astype(np.float32)) / (photo.width * photo.height)
+    assert 0.05 < cover_area < 0.9  # the cover is part of the scene, not all of it
+
+
+@pytest.mark.parametrize("background", ["plain", "wood"])
+def test_the_cover_is_found_and_rectified(sample_catalog, background):
+    cover = sample_cover(sample_catalog, 3)
+    scene = scene_photo(cover, 11, background=background)
+    region = locate_cover(Image.open(io.BytesIO(scene.jpeg)))
+    assert region.method == "quad" and region.confidence > 0
+    assert overlap(region.corners, scene.corners) > 0.85
+    assert region.image.height > region.image.width  # upright, in the cover's proportions
+    assert abs(region.image.width / region.image.height - cover.width / cover.height) < 0.1
+
+
+def test_a_photo_without_a_cover_outline_is_used_whole():
+    rng = np.random.default_rng(0)
+    flat = Image.fromarray((rng.normal(128, 3, (800, 600, 3))).clip(0, 255).astype(np.uint8))
+    region = locate_cover(flat)
+    assert region.method == "whole" and region.image is flat and region.confidence == 0.0
+
+
+def noisy_candidates() -> dict[str, dict[str, float]]:
+    """Thirty books: "read" has its title and author read whole on the cover; "lookalike" has the best
+    cover similarity of a noisy image vector (a scene whose cover was not found); the rest are noise."""
+    rng = np.random.default_rng(1)
+    books = {
+        f"book-{i}": {
+            "image_vs_cover": float(rng.uniform(0.3, 0.5)),
+            "perceptual": float(rng.uniform(0.4, 0.6)),
+            "ocr_title_match": float(rng.uniform(0.0, 0.3)),
+        }
+        for i in range(28)
+    }
+    books["read"] = {"image_vs_cover": 0.42, "perceptual": 0.5, "ocr_title_match": 1.0}
+    books["lookalike"] = {"image_vs_cover": 0.62, "perceptual": 0.66, "ocr_title_match": 0.0}
+    return books
+
+
+OFFLINE_PHOTO_WEIGHTS = {"image_vs_cover": 2.0, "perceptual": 1.0, "ocr_title_match": 1.0}
+
+
+def first_by(candidates: dict[str, dict[str, float]], weights: dict[str, float]) -> str:
+    scores = fuse(list(candidates.values()), weights)
+    return max(zip(scores, candidates, strict=True), key=lambda pair: pair[0])[1]
+
+
+def test_a_decisive_text_match_is_not_outvoted_by_a_noisy_image_vector():
+    candidates = noisy_candidates()
+    assert first_by(candidates, OFFLINE_PHOTO_WEIGHTS) == "lookalike"  # fixed weights: the picture outvotes
+    evidence = photo_evidence(candidates, region_confidence=0.0)
+    assert evidence.text > 0.8
+    assert first_by(candidates, photo_weights(OFFLINE_PHOTO_WEIGHTS, evidence)) == "read"
+    assert identifies("read", candidates["read"], evidence)
+
+
+def test_a_clean_picture_with_no_legible_text_still_wins_on_the_picture():
+    candidates = noisy_candidates()
+    del candidates["read"]
+    candidates["pictured"] = {"image_vs_cover": 0.97, "perceptual": 0.95, "ocr_title_match": 0.0}
+    evidence = photo_evidence(candidates, region_confidence=0.0)
+    assert evidence.text < 0.2 and evidence.decisive_image == 1.0
+    assert first_by(candidates, photo_weights(OFFLINE_PHOTO_WEIGHTS, evidence)) == "pictured"
+    assert identifies("pictured", candidates["pictured"], evidence)
+
+
+def test_nothing_read_and_no_cover_standing_out_is_not_identifies():
+    candidates = noisy_candidates()
+    del candidates["read"]
+    evidence = photo_evidence(candidates, region_confidence=0.0)
+    first = first_by(candidates, photo_weights(OFFLINE_PHOTO_WEIGHTS, evidence))
+    assert not identifies(first, candidates[first], evidence)
+    assert isinstance(evidence, PhotoEvidence)
+
+
+def sample_scenes(sample_catalog: Path) -> list[dict[str, str]]:
+    with (SCENES / "scenes.csv").open(newline="", encoding="utf-8") as stream:
+        return list(csv.DictReader(stream))
+
+
+def test_the_sample_scenes_find_their_book_first(offline_folio, sample_catalog):
+    scenes = sample_scenes(sample_catalog)
+    assert len(scenes) >= 5
+    for scene in scenes:
+        result = offline_folio.search(image=(SCENES / scene["photo"]).read_bytes(), k=3)
+        assert result.hits and result.hits[0].book_id == scene["book_id"], (scene, result.cover_text)
+        assert result.cover_region in ("cover", "whole") and result.cover_identified is True
+
+
+def test_the_clip_profile_runs_the_same_localisation_and_fusion(clip_folio, sample_catalog):
+    """Random tiny CLIP weights make the image vectors noise: the title read on the cover must still win."""
+    scene = sample_scenes(sample_catalog)[0]
+    result = clip_folio.search(image=(SCENES / scene["photo"]).read_bytes(), k=3)
+    assert result.cover_region in ("cover", "whole") and result.cover_identified is not None
+    assert result.hits[0].book_id == scene["book_id"], result.cover_text
