@@ -15,9 +15,9 @@ readings of the photo say how much each kind can be trusted:
 weights with the text evidence, so a decisive text match is not outvoted by a noisy image vector,
 and a clean frame-filling photo with no legible text still wins on the picture.
 
-``identifies`` says whether the first hit is a match the reader can trust, or whether the photo is
-probably of a book the catalog does not hold: the first hit's title and author read on the cover,
-or its cover matching far better than the others'.
+``identifies`` says whether the photo identifies its first hit, or is probably of a book the catalog
+does not hold: the first hit's title and author read on the cover (or most of them, better than any
+other book's), or its cover being the one the photo looks most like, with some words or decisively.
 
 The constants were chosen on simulated photos of the tuning split (seed 2, all three catalogs;
 ``benchmarks/tune_photo_evidence.py``) and are reported on the held-out split (seed 1).
@@ -41,8 +41,11 @@ class EvidenceTuning:
     margin_scale: float = 0.15  # a best match this far above the runner-up is fully distinct
     image_floor: float = 0.25  # the least share of their weight the image signals keep
     decisive_gap: float = 4.0  # the best cover's z-score gap over the runner-up that makes the picture decisive
-    identified_text: float = 0.75  # the first hit's title/author match from which the photo identifies it
-    identified_image: float = 0.6  # the cover's decisiveness from which the photo identifies it
+    identified_text: float = 0.8  # a first hit whose title/author match reaches this is identified
+    identified_lead_text: float = 0.6  # ... or reaches this and leads every other candidate by identified_lead
+    identified_lead: float = 0.3
+    agreeing_text: float = 0.3  # ... or is also the best cover match and reaches this
+    identified_image: float = 0.5  # ... or is the best cover match by this decisiveness
 
 
 TUNING = EvidenceTuning()
@@ -54,6 +57,12 @@ class PhotoEvidence:
     image: float  # in [0, 1]: how far the image signals can be trusted (cover found, or a decisive match)
     decisive_image: float  # in [0, 1]: how far the best cover stands out (the match, not the localisation)
     best_image_book: str = ""  # the candidate whose cover matches best
+    text_matches: tuple[tuple[str, float], ...] = ()  # the two best (book id, ocr_title_match)
+
+    def text_lead(self, book_id: str, value: float) -> float:
+        """How far a candidate's title/author match leads the best of the other candidates."""
+        others = [match for other, match in self.text_matches if other != book_id]
+        return value - (others[0] if others else 0.0)
 
 
 def best_two(values: Sequence[float]) -> tuple[float, float]:
@@ -86,11 +95,13 @@ def photo_evidence(
     signals = list(candidates.values())
     decisive = image_decisiveness(signals, tuning)
     by_image = [(values.get("image_vs_cover", -1.0), book_id) for book_id, values in candidates.items()]
+    by_text = sorted(((values.get("ocr_title_match", 0.0), book_id) for book_id, values in candidates.items()))
     return PhotoEvidence(
         text=text_evidence(signals, tuning),
         image=max(region_confidence, decisive),
         decisive_image=decisive,
         best_image_book=max(by_image)[1] if by_image else "",
+        text_matches=tuple((book_id, value) for value, book_id in reversed(by_text[-2:])),
     )
 
 
@@ -114,7 +125,18 @@ def photo_weights(
 def identifies(
     first_id: str, first: Mapping[str, float], evidence: PhotoEvidence, tuning: EvidenceTuning = TUNING
 ) -> bool:
-    """Whether the first hit of a photo query is a match to trust (else: probably not in the catalog)."""
-    read = first.get("ocr_title_match", 0.0) >= tuning.identified_text
-    pictured = first_id == evidence.best_image_book and evidence.decisive_image >= tuning.identified_image
-    return read or pictured
+    """Whether the photo identifies its first hit (else: probably a book the catalog does not hold).
+
+    Its title and author were read (``identified_text``), or mostly read and better than any other
+    book's (``identified_lead_text`` with a lead of ``identified_lead``), or its cover is also the one
+    the photo's cover looks most like, with some of its words read or the picture decisive.
+    """
+    read = first.get("ocr_title_match", 0.0)
+    lead = evidence.text_lead(first_id, read)
+    pictured = first_id == evidence.best_image_book
+    return (
+        read >= tuning.identified_text
+        or (read >= tuning.identified_lead_text and lead >= tuning.identified_lead)
+        or (pictured and read >= tuning.agreeing_text)
+        or (pictured and evidence.decisive_image >= tuning.identified_image)
+    )

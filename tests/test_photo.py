@@ -72,7 +72,7 @@ def noisy_candidates() -> dict[str, dict[str, float]]:
         f"book-{i}": {
             "image_vs_cover": float(rng.uniform(0.3, 0.5)),
             "perceptual": float(rng.uniform(0.4, 0.6)),
-            "ocr_title_match": float(rng.uniform(0.0, 0.3)),
+            "ocr_title_match": float(rng.uniform(0.0, 0.2)),  # a few stray words
         }
         for i in range(28)
     }
@@ -110,7 +110,7 @@ def test_a_clean_picture_with_no_legible_text_still_wins_on_the_picture():
 
 def test_nothing_read_and_no_cover_standing_out_is_not_identifies():
     candidates = noisy_candidates()
-    del candidates["read"]
+    del candidates["read"], candidates["lookalike"]
     evidence = photo_evidence(candidates, region_confidence=0.0)
     first = first_by(candidates, photo_weights(OFFLINE_PHOTO_WEIGHTS, evidence))
     assert not identifies(first, candidates[first], evidence)
