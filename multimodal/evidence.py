@@ -110,7 +110,9 @@ def photo_weights(
 ) -> dict[str, float]:
     """The profile's stage-2 weights, scaled for this photo's evidence."""
     image_share = tuning.image_floor + (1 - tuning.image_floor) * evidence.image
-    text_share = 1 + tuning.text_gain * evidence.text
+    # A decisive picture (a near-duplicate of one cover) is not outvoted by words either: an OCR line that
+    # happens to match another book's title ("Agatha Christie" vs "Christine") gains nothing over it.
+    text_share = 1 + tuning.text_gain * evidence.text * (1 - evidence.decisive_image)
     scaled = {}
     for name, weight in weights.items():
         if name in IMAGE_SIGNALS:
