@@ -2,15 +2,16 @@
 
 A reader's photo shows the book lying on a table or among other books; the perceptual vector and
 hash of the whole photo describe the table as much as the cover. ``locate_cover`` looks for the
-cover's outline — the largest convex quadrilateral of about a book's proportions — and rectifies it
-(a perspective warp back to an upright rectangle):
+cover's outline — a large quadrilateral of about a book's proportions with edges along its sides —
+and rectifies it (a perspective warp back to an upright rectangle):
 
 1. the photo is shrunk to ``WORKING_SIDE`` pixels and its edges found (Canny at two thresholds, on
-   the grey image and on the colour saturation, closed so that a thumb or glare does not cut an outline);
-2. every outer contour large enough becomes a candidate: its convex hull simplified to four corners,
-   or its minimum-area rectangle when the hull does not simplify to four;
-3. candidates are scored by their area, how well their contour fills the quadrilateral, how book-like
-   their proportions are (width/height 0.45–0.9) and how central they are;
+   the grey image and on the colour saturation, closed so that small gaps do not cut an outline);
+2. every large contour becomes candidates: its convex hull's minimum-area rectangle, and the hull
+   simplified to four corners when it simplifies so;
+3. candidates are scored by their edge support (the share of points along their two weakest sides
+   that lie on an edge: a quadrilateral spanning the cover and the paper beside it crosses empty
+   table), how book-like their proportions are (width/height 0.45–0.9), how central and how large;
 4. the best one is warped from the full-resolution photo to an upright rectangle.
 
 When no candidate scores above ``MIN_SCORE`` the whole photo is used (``CoverRegion.method == "whole"``).

@@ -7,8 +7,9 @@ found) and reads the text on the same region, so that the text of the books arou
 as this one's.
 
 ``PhotoReading.region`` says which was used ("cover": the rectified cover; "whole": the whole
-photo) and ``region_confidence`` how cleanly the cover was found; search weighs the image signals
-by it (``multimodal.evidence``) and the result reports it (``SearchResult.cover_region``).
+photo, when no outline was found or the whole photo matches a catalog cover better) and
+``region_confidence`` how cleanly the cover was found; search weighs the image signals by it
+(``multimodal.evidence``) and the result reports it (``SearchResult.cover_region``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from multimodal.fingerprint import phash
-from multimodal.localise import locate_cover
+from multimodal.localise import CoverRegion, locate_cover
 from multimodal.models import Models
 
 
@@ -37,9 +38,17 @@ class PhotoReading:
 
 
 def read_photo(
-    photo: Image.Image, models: Models, encode_images: Callable[[Sequence[Any]], np.ndarray]
+    photo: Image.Image,
+    models: Models,
+    encode_images: Callable[[Sequence[Any]], np.ndarray],
+    best_cover_match: Callable[[np.ndarray], float] | None = None,
 ) -> PhotoReading:
-    """The photo's cover vectors and text, computed on the cover found in it (or on the whole photo)."""
+    """The photo's cover vectors and text, computed on the cover found in it (or on the whole photo).
+
+    When an outline was found, the catalog decides between it and the whole photo: both are encoded
+    and the one whose nearest catalog cover is nearer is used (``best_cover_match``). A cover that
+    fills the frame has outlines inside it (a title band, a framed picture) that must not replace it.
+    """
     clock = time.perf_counter()
     timings: dict[str, float] = {}
 
@@ -51,14 +60,22 @@ def read_photo(
 
     region = locate_cover(photo)
     lap("localise")
+    if region.found:
+        cover_vector, whole_vector = encode_images(
+            [models.image_encoder.prepare(image) for image in (region.image, photo)]
+        )
+        if best_cover_match is not None and best_cover_match(whole_vector) > best_cover_match(cover_vector):
+            region = CoverRegion(photo, "whole", 0.0)
+            cover_vector = whole_vector
+    else:
+        cover_vector = encode_images([models.image_encoder.prepare(photo)])[0]
     cover = region.image
-    vector = encode_images([models.image_encoder.prepare(cover)])[0]
     cover_hash = phash(cover)
     lap("cover_vectors")
     text = models.cover_reader.read(cover) if models.cover_reader is not None else ""
     lap("ocr")
     return PhotoReading(
-        image_vector=vector,
+        image_vector=cover_vector,
         image_phash=cover_hash,
         cover_text=text,
         region="cover" if region.found else "whole",
