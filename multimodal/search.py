@@ -23,8 +23,8 @@ import numpy as np
 from PIL import Image
 
 from multimodal.batching import Batcher
-from multimodal.evidence import PhotoEvidence, identifies, photo_evidence, photo_weights
 from multimodal.errors import BookNotFound, NoCover
+from multimodal.evidence import PhotoEvidence, identifies, photo_evidence, photo_weights
 from multimodal.fulltext import StoreFullText
 from multimodal.fusion import fuse, reciprocal_rank_fusion, relevance, shortlist_for_stage2
 from multimodal.images import load_image
