@@ -92,7 +92,8 @@ class Searcher:
             query.cover_text, query.cover_region = photo.cover_text, photo.region
             query.region_confidence = photo.region_confidence
             if timer is not None:  # the photo's own stages, inside "encode"
-                timer.ms.update({f"photo_{name}": ms for name, ms in photo.timings_ms.items()})
+                for name, ms in photo.timings_ms.items():
+                    timer.seconds[f"photo_{name}"] += ms / 1000
             if query.cover_text:
                 query.cover_text_vector = self.encode_texts([query.cover_text])[0]
         return query

@@ -136,4 +136,5 @@ def test_the_clip_profile_runs_the_same_localisation_and_fusion(clip_folio, samp
     scene = sample_scenes(sample_catalog)[0]
     result = clip_folio.search(image=(SCENES / scene["photo"]).read_bytes(), k=3)
     assert result.cover_region in ("cover", "whole") and result.cover_identified is not None
+    assert {"photo_localise", "photo_cover_vectors", "photo_ocr"} <= result.timings_ms.keys()
     assert result.hits[0].book_id == scene["book_id"], result.cover_text
