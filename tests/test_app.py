@@ -621,3 +621,20 @@ def test_start_up_errors_exit_2_without_a_traceback(
     assert folio_app.main(["--profile", "offline", "--data-dir", str(tmp_path)]) == 2
     error = capsys.readouterr().err
     assert error.startswith("folio: ") and "was built by profile 'x'" in error and "Traceback" not in error
+
+
+def test_a_newly_registered_signal_is_explained_on_the_page(offline_folio: Folio, books) -> None:
+    """The page reads what a signal compares from the registry: a toy signal needs no change in web/."""
+    from multimodal.signals import pair_signal, unregister
+
+    pair_signal("toy_title_length", group="title/author", compares="how long the title is", threshold=0.5)(
+        lambda query, book: 1.0
+    )
+    try:
+        hit = dataclasses.replace(offline_folio.search(books["sample-005"]["title"], k=1).hits[0])
+        hit.signals = {"toy_title_length": 0.9}
+        html = render.detail_html(hit, frozenset())
+        assert "<li>how long the title is: a match</li>" in html and "<code>toy_title_length</code>" in html
+        assert "It matched on title/author" in html
+    finally:
+        unregister("toy_title_length")

@@ -39,7 +39,7 @@ CSS = """
 @media (max-width: 640px) {
   .folio-gallery .grid-container { --grid-cols: 2 !important; }
   .folio-gallery .caption-label {
-    display: -webkit-box; -webkit-line-clamp: 3; -webkit-box-orient: vertical; overflow: hidden; font-size: 11px;
+    display: -webkit-box; -webkit-line-clamp: 4; -webkit-box-orient: vertical; overflow: hidden; font-size: 11px;
     padding-bottom: 0;
   }
   .folio-detail-card { flex-direction: column; align-items: stretch; }
