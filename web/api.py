@@ -29,15 +29,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from PIL import Image
-from pydantic import BaseModel, Field
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from multimodal import BookRecord, SearchFilters, SearchResult
+from multimodal import BookRecord, SearchFilters
 from multimodal.errors import BookNotFound, StoreUnavailable
 from multimodal.folio import Folio
 from web.queries import Answer, Refused, SearchAsk, SimilarAsk, answer_search, answer_similar
-from web.render import cover_url
+from web.schemas import BookOut, ErrorOut, HealthOut, SearchOut, book_out, search_out
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 FORM_OVERHEAD_BYTES = 64 * 1024  # room for the multipart boundaries and the small form fields
@@ -48,114 +47,11 @@ EMPTY_QUERY = "Give some words (q), a cover image (image), or both."
 TOKEN_NEEDED = "This API needs a bearer token: send the header 'Authorization: Bearer <FOLIO_API_TOKEN>'."
 
 
-# -- response models ----------------------------------------------------------------------------
-class ErrorOut(BaseModel):
-    detail: str = Field(description="what went wrong, in words a person can act on")
-
-
-class BookOut(BaseModel):
-    id: str
-    title: str
-    author: str
-    year: int | None
-    genre: str
-    isbn: str
-    description: str
-    cover_url: str | None = Field(description="/covers/{id}, or null when the book has no cover")
-    flags: list[str] = Field(description="notes from ingest, e.g. a blank or missing cover")
-
-
-class HitOut(BookOut):
-    rank: int
-    score: float = Field(description="what the list is ordered by: stage 2 when cross-scored, else stage 1")
-    relevance: float = Field(description="absolute match strength in [0, 1]; min_score cuts on it")
-    stage1_score: float
-    stage1_rank: int
-    stage2_score: float | None = Field(description="null when the book was not cross-scored")
-    signals: dict[str, float] = Field(description="the signals behind the scores, each in about [0, 1]")
-    confidence: float = Field(description="how sure it is this book, in [0, 1] (the page shows it as a percentage)")
-    tier: str = Field(description="found, likely or possible: the words the page shows")
-
-
-class SearchOut(BaseModel):
-    hits: list[HitOut]
-    cross_scored: bool
-    profile: str
-    candidates: int = Field(description="books considered in stage 1")
-    cover_text: str = Field(description="the text OCR read on the query image")
-    timings_ms: dict[str, float] = Field(description="milliseconds by stage, and the total")
-    verdict: str = Field(description="found (one book is clearly it), matches, not_in_catalog, or empty")
-    message: str = Field("", description="when there are no hits: why, and what to try")
-
-
-class HealthOut(BaseModel):
-    status: Literal["ok", "unavailable"]
-    store_reachable: bool
-    models_loaded: bool
-    profile: str
-    identity: str
-    books: int | None
-    covers: int | None
-    updated: float | None = Field(description="Unix time of the last ingest")
-    notice: str = Field(description="why the profile in use is not the one asked for, if it is not")
-    detail: str = ""
-
-
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorOut} for code in codes}
 
 
 # -- turning Folio's objects into responses --------------------------------------------------------
-def book_out(record: BookRecord, root_path: str = "") -> BookOut:
-    return BookOut(
-        id=record.book_id,
-        title=record.title,
-        author=record.author,
-        year=record.year,
-        genre=record.genre,
-        isbn=record.isbn,
-        description=record.description,
-        cover_url=cover_url(record.book_id, record.cover, root_path),
-        flags=record.flags,
-    )
-
-
-def search_out(result: SearchResult, message: str, root_path: str = "") -> SearchOut:
-    hits = [
-        HitOut(
-            id=hit.book_id,
-            title=hit.title,
-            author=hit.author,
-            year=hit.year,
-            genre=hit.genre,
-            isbn=hit.isbn,
-            description=hit.description,
-            cover_url=cover_url(hit.book_id, hit.cover, root_path),
-            flags=hit.flags,
-            rank=hit.rank,
-            score=hit.score,
-            relevance=hit.relevance,
-            stage1_score=hit.stage1_score,
-            stage1_rank=hit.stage1_rank,
-            stage2_score=hit.stage2_score,
-            signals=hit.signals,
-            confidence=hit.confidence,
-            tier=hit.tier,
-        )
-        for hit in result.hits
-    ]
-    return SearchOut(
-        hits=hits,
-        cross_scored=result.cross_scored,
-        profile=result.profile,
-        candidates=result.candidates,
-        cover_text=result.cover_text,
-        timings_ms={stage: round(ms, 1) for stage, ms in result.timings_ms.items()},
-        verdict=result.verdict,
-        message=message,
-    )
-
-
 # -- request handling ----------------------------------------------------------------------------
 class UploadLimit:
     """Refuses an /api/ request whose declared body is too large before any of it is read."""

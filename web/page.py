@@ -13,8 +13,6 @@ from typing import Any
 
 import gradio as gr
 from gradio import FileData
-from gradio.components.image import ImageData
-from PIL import Image
 
 from multimodal import Hit
 from multimodal.folio import Folio
@@ -22,6 +20,7 @@ from multimodal.settings import Settings
 from web.browse import ANY_GENRE as ANY_CATALOG_GENRE
 from web.browse import CATALOG_SORTS, catalog_page
 from web.catalog import CatalogFacts, catalog_facts, catalog_markdown, genre_counts_markdown
+from web.components import lenient, results_gallery
 from web.handlers import (
     ANY_GENRE,
     BEST_MATCH,
@@ -39,25 +38,6 @@ from web.handlers import (
 )
 from web.queries import EMPTY_CATALOG
 from web.style import BACK_TO_RESULTS_JS, FOCUS_DETAIL_JS, SCROLL_TO_RESULTS_JS, page_js
-
-
-def lenient(image: gr.Image) -> gr.Image:
-    """Make ``image`` hand an unreadable upload on as its path, so the search can say what is wrong with it.
-
-    Gradio opens every image upload with Pillow before the event handler runs; a PDF named .jpg would
-    otherwise end in Gradio's generic "could not preprocess" error instead of Folio's explanation.
-    (The instance's method is replaced: a gr.Image subclass would make Gradio write a .pyi stub.)
-    """
-    strict = image.preprocess
-
-    def preprocess(payload: ImageData | None) -> str | None:
-        try:
-            return strict(payload)
-        except (OSError, ValueError, Image.DecompressionBombError):  # UnidentifiedImageError is an OSError
-            return payload.path if payload else None
-
-    image.preprocess = preprocess
-    return image
 
 
 @dataclass
@@ -228,22 +208,6 @@ def result_outputs() -> tuple[ResultOutputs, DetailPanel]:
         header, chips, best, divider, possible, load_more, table, facts, timings, cover_text, gr.State(ResultsView())
     )
     return outputs, detail
-
-
-def results_gallery(elem_id: str, label: str, visible: bool = True) -> gr.Gallery:
-    return gr.Gallery(
-        label=label,
-        show_label=False,
-        columns=5,
-        height="auto",
-        object_fit="contain",
-        allow_preview=False,  # selecting a card opens its detail panel instead
-        fit_columns=False,  # one hit stays a card, not a poster
-        buttons=[],
-        visible=visible,
-        elem_id=elem_id,
-        elem_classes="folio-gallery",
-    )
 
 
 def detail_panel() -> DetailPanel:
