@@ -24,9 +24,8 @@ from pathlib import Path
 
 from bench_common import BENCH_DIR, catalog_store, machine_line
 
-from multimodal.folio import load_models
 from multimodal.fulltext import FullTextDocument, StoreFullText
-from multimodal.store import BookStore
+from multimodal.service import open_ingest
 
 
 def seconds(call) -> float:
@@ -37,8 +36,7 @@ def seconds(call) -> float:
 
 def measure(size: int, bench_dir: Path) -> None:
     settings = catalog_store("offline", size, bench_dir)
-    models = load_models(settings, for_search=False).models
-    store = BookStore(settings, models.profile.name, models.identity)
+    store = open_ingest(settings).store
     read_s = seconds(lambda: sum(1 for _ in store.iter_records()))
     with tempfile.TemporaryDirectory(prefix="folio-fulltext-sync-") as folder:
         fulltext = StoreFullText(store.iter_records, store.count, Path(folder) / "index")
