@@ -27,6 +27,7 @@ process that finds the writer busy only reloads what the other one committed.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -34,6 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import tantivy
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
 
 from multimodal.settings import Settings
 from multimodal.store import BookRecord
@@ -93,6 +96,14 @@ class FullTextDocument:
 
     def fields(self) -> dict[str, str]:
         return {name: getattr(self, name) for name in FIELD_BOOSTS if getattr(self, name)}
+
+
+def misspelt_in(word: str, names: list[str]) -> bool:
+    """True when ``word`` is one of ``names`` with a typo (the fuzzy query's distance)."""
+    if len(word) < MIN_FUZZY_LENGTH or not names:
+        return False
+    distance = 2 if len(word) >= LONG_WORD_LENGTH else 1
+    return process.extractOne(word, names, scorer=Levenshtein.distance, score_cutoff=distance) is not None
 
 
 def fulltext_dir(settings: Settings) -> Path:
@@ -211,6 +222,28 @@ class FullTextIndex:
     @staticmethod
     def _in_title_or_author(searcher: tantivy.Searcher, word: str) -> bool:
         return any(searcher.doc_freq(field, word) for field in FUZZY_BOOSTS)
+
+    def coverage(self, text: str, documents: list[FullTextDocument]) -> list[float]:
+        """For each book, the share of the query's words it has (misspelt in its title or author counts),
+        each word weighted by its rarity (IDF): 1.0 when the book has every word, low when it shares
+        only common ones ("the", "of"). An absolute measure, where BM25 scores are relative."""
+        searcher = self.index.searcher()
+        words = set(self.split_run_together(searcher, self.words(text)))
+        if not words:
+            return [0.0] * len(documents)
+        books = max(searcher.num_docs, 1)
+        rarity = {
+            word: math.log(1 + books / (1 + max(searcher.doc_freq(field, word) for field in FIELD_BOOSTS)))
+            for word in words
+        }
+        total = sum(rarity.values())
+        shares = []
+        for document in documents:
+            tokens = set(self.analyzer.analyze(" ".join(document.fields().values())))
+            names = self.analyzer.analyze(f"{document.title} {document.author}")
+            found = sum(weight for word, weight in rarity.items() if word in tokens or misspelt_in(word, names))
+            shares.append(found / total)
+        return shares
 
     def known_share(self, text: str) -> float:
         """The share of the query's words that some indexed book has, or misspelt (0 for unknown words)."""
@@ -360,6 +393,28 @@ class StoreFullText:
 
     def search(self, text: str, limit: int) -> list[tuple[str, float]]:
         return self._current().search(text, limit)
+
+    def coverage(self, text: str, documents: list[FullTextDocument]) -> list[float]:
+        """For each book, the share of the query's words it has (misspelt in its title or author counts),
+        each word weighted by its rarity (IDF): 1.0 when the book has every word, low when it shares
+        only common ones ("the", "of"). An absolute measure, where BM25 scores are relative."""
+        searcher = self.index.searcher()
+        words = set(self.split_run_together(searcher, self.words(text)))
+        if not words:
+            return [0.0] * len(documents)
+        books = max(searcher.num_docs, 1)
+        rarity = {
+            word: math.log(1 + books / (1 + max(searcher.doc_freq(field, word) for field in FIELD_BOOSTS)))
+            for word in words
+        }
+        total = sum(rarity.values())
+        shares = []
+        for document in documents:
+            tokens = set(self.analyzer.analyze(" ".join(document.fields().values())))
+            names = self.analyzer.analyze(f"{document.title} {document.author}")
+            found = sum(weight for word, weight in rarity.items() if word in tokens or misspelt_in(word, names))
+            shares.append(found / total)
+        return shares
 
     def known_share(self, text: str) -> float:
         return self.index.known_share(text)

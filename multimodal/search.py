@@ -25,7 +25,7 @@ from PIL import Image
 from multimodal.batching import Batcher
 from multimodal.errors import BookNotFound, NoCover
 from multimodal.evidence import PhotoEvidence, identifies, photo_evidence, photo_weights
-from multimodal.fulltext import StoreFullText
+from multimodal.fulltext import FullTextDocument, StoreFullText
 from multimodal.fusion import fuse, reciprocal_rank_fusion, relevance, shortlist_for_stage2
 from multimodal.images import load_image
 from multimodal.models import Models
@@ -38,6 +38,7 @@ from multimodal.timing import Timer
 
 MORE_LIKE = ("cover", "description")
 FILTERED_FULLTEXT_FACTOR = 4
+FULLTEXT_MIN_COVERAGE = 0.75  # a full-text hit counts when it has three quarters of the query's words (by rarity)
 
 
 @dataclass
@@ -136,14 +137,25 @@ class Searcher:
         return shortlist
 
     def fulltext_scores(self, words: str, n: int) -> dict[str, float]:
-        """The full-text channel's best books with a score in [0, 1]: BM25 relative to the best book,
-        times the share of the query's words the catalog has at all (a query of unknown words scores low).
-        """
+        """The full-text channel's best books with BM25 relative to the best book (in [0, 1])."""
         found = self.fulltext.search(words, n)
-        if not found:
-            return {}
-        scale = self.fulltext.known_share(words) / found[0][1]
-        return {book_id: score * scale for book_id, score in found}
+        return {book_id: score / found[0][1] for book_id, score in found} if found else {}
+
+    def weigh_fulltext_evidence(self, query: EncodedQuery, shortlist: Shortlist, books: dict[str, StoredBook]) -> None:
+        """Keep a full-text channel's books only where they have most of the query's words (by rarity):
+        BM25 always has a first book, even for words that are everywhere ("the nurse of the crimean war"
+        against English novels when the book is Italian). A book's signal is its relative BM25 times
+        that coverage."""
+        for signal, words in self.fulltext_channels(query):
+            found = [book_id for book_id in shortlist.found.get(signal.name, {}) if book_id in books]
+            documents = [FullTextDocument.of(books[book_id].record) for book_id in found]
+            coverage = dict(zip(found, self.fulltext.index.coverage(words, documents), strict=True))
+            relative = shortlist.found[signal.name]
+            shortlist.found[signal.name] = {
+                book_id: relative[book_id] * coverage[book_id]
+                for book_id in found
+                if coverage[book_id] >= FULLTEXT_MIN_COVERAGE
+            }
 
     def candidates(
         self, query: EncodedQuery, shortlist: Shortlist, filters: SearchFilters, exclude: str
@@ -239,6 +251,7 @@ class Searcher:
         """The candidates ordered by reciprocal-rank fusion of the channels (each channel's own order)."""
         books = self.candidates(query, shortlist, filters, exclude)
         index = {book.record.book_id: i for i, book in enumerate(books)}
+        self.weigh_fulltext_evidence(query, shortlist, {book.record.book_id: book for book in books})
         rankings = {
             name: [index[book_id] for book_id in found if book_id in index] for name, found in shortlist.found.items()
         }

@@ -22,7 +22,6 @@ from multimodal import Folio, SearchFilters
 from multimodal.fusion import RRF_K, reciprocal_rank_fusion, shortlist_for_stage2
 from multimodal.profiles import list_profiles, load_profile
 from multimodal.settings import Settings
-from multimodal.timing import Timer
 
 # -- the fusion itself ------------------------------------------------------------------------
 CHANNELS = ["text_vs_text", "fulltext", "image_vs_cover", "ocr_vs_text", "ocr_fulltext"]
@@ -68,34 +67,37 @@ def sample_words() -> list[str]:
     return sorted({word for row in rows for word in f"{row['title']} {row['description']}".split()})
 
 
-class StageTwoSpy:
-    """Records the books stage 2 scores (wraps ``Searcher.pair_signals``)."""
+class StageSpy:
+    """Records each channel's first book as stage 1 ranked them, and the books stage 2 scores."""
 
     def __init__(self, searcher) -> None:
-        self.original = searcher.pair_signals
+        self.rank_stage1, self.pair_signals = searcher.rank_stage1, searcher.pair_signals
+        self.firsts: list[str] = []
         self.scored: list[str] = []
 
-    def __call__(self, query, books):
+    def ranked(self, *args, **kwargs):
+        ranking = self.rank_stage1(*args, **kwargs)
+        ids = [book.record.book_id for book in ranking.books]
+        self.firsts = [ids[ranking[0]] for ranking in ranking.rankings.values() if ranking]
+        return ranking
+
+    def paired(self, query, books):
         self.scored = [book.book_id for book in books]
-        return self.original(query, books)
+        return self.pair_signals(query, books)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(words=st.lists(st.sampled_from(sample_words()), min_size=1, max_size=6))
 def test_any_query_keeps_each_channels_first_among_the_scored(offline_folio: Folio, words: list[str]) -> None:
     searcher = offline_folio.searcher
-    spy = StageTwoSpy(searcher)
-    searcher.pair_signals = spy
+    spy = StageSpy(searcher)
+    searcher.rank_stage1, searcher.pair_signals = spy.ranked, spy.paired
     try:
-        text = " ".join(words)
-        offline_folio.search(text=text, k=5)
-        query = searcher.encode(text, None)
-        found = searcher.shortlist(query, SearchFilters(), Timer()).found
-        firsts = [next(iter(books)) for books in found.values() if books]
+        offline_folio.search(text=" ".join(words), k=5)
     finally:
-        del searcher.pair_signals
-    assert firsts, text
-    assert set(firsts) <= set(spy.scored), text
+        del searcher.rank_stage1, searcher.pair_signals
+    assert spy.firsts, words
+    assert set(spy.firsts) <= set(spy.scored), words
 
 
 def test_a_typo_in_title_and_surname_still_finds_the_book(offline_folio: Folio) -> None:
@@ -110,11 +112,12 @@ def test_words_from_the_end_of_a_blurb_find_the_book(offline_folio: Folio) -> No
 
 
 def test_filters_apply_to_the_full_text_channel(offline_folio: Folio) -> None:
-    horror = SearchFilters(genre="horror")
-    hits = offline_folio.search(text="Honey Under the Lighthouse", k=10, filters=horror, min_score=0.0).hits
+    title = "The Hollow Under Greywick"  # a horror book
+    hits = offline_folio.search(text=title, k=10, filters=SearchFilters(genre="horror"), min_score=0.0).hits
     assert hits and all(hit.genre == "horror" for hit in hits)
-    # "The Hollow Under Greywick" shares words with the query: the full-text channel found it within the filter
-    assert any(hit.title == "The Hollow Under Greywick" and "fulltext" in hit.signals for hit in hits)
+    assert hits[0].title == title and "fulltext" in hits[0].signals
+    hits = offline_folio.search(text=title, k=10, filters=SearchFilters(genre="romance"), min_score=0.0).hits
+    assert hits and all(hit.genre == "romance" for hit in hits)
 
 
 # -- a decisive lexical match in another language -----------------------------------------------
