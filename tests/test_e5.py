@@ -103,8 +103,8 @@ def test_e5_puts_the_italian_book_nearest_to_an_english_question(
 
 KNOWN_DEFECT = pytest.mark.xfail(
     strict=True,
-    reason="known defect (closing note of issue 11): stage 2 lets lexical signals (full-text, title match) on common words "
-    "('the', 'of', 'a') of English books outvote the e5 similarity of an Italian book with no word in common",
+    reason="known defect (closing note of issue 11): stage 2 lets lexical signals (full-text, title match) on "
+    "common words ('the', 'of', 'a') of English books outvote the e5 similarity of an Italian book",
 )
 
 
