@@ -395,26 +395,7 @@ class StoreFullText:
         return self._current().search(text, limit)
 
     def coverage(self, text: str, documents: list[FullTextDocument]) -> list[float]:
-        """For each book, the share of the query's words it has (misspelt in its title or author counts),
-        each word weighted by its rarity (IDF): 1.0 when the book has every word, low when it shares
-        only common ones ("the", "of"). An absolute measure, where BM25 scores are relative."""
-        searcher = self.index.searcher()
-        words = set(self.split_run_together(searcher, self.words(text)))
-        if not words:
-            return [0.0] * len(documents)
-        books = max(searcher.num_docs, 1)
-        rarity = {
-            word: math.log(1 + books / (1 + max(searcher.doc_freq(field, word) for field in FIELD_BOOSTS)))
-            for word in words
-        }
-        total = sum(rarity.values())
-        shares = []
-        for document in documents:
-            tokens = set(self.analyzer.analyze(" ".join(document.fields().values())))
-            names = self.analyzer.analyze(f"{document.title} {document.author}")
-            found = sum(weight for word, weight in rarity.items() if word in tokens or misspelt_in(word, names))
-            shares.append(found / total)
-        return shares
+        return self.index.coverage(text, documents)
 
     def known_share(self, text: str) -> float:
         return self.index.known_share(text)

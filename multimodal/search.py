@@ -149,7 +149,7 @@ class Searcher:
         for signal, words in self.fulltext_channels(query):
             found = [book_id for book_id in shortlist.found.get(signal.name, {}) if book_id in books]
             documents = [FullTextDocument.of(books[book_id].record) for book_id in found]
-            coverage = dict(zip(found, self.fulltext.index.coverage(words, documents), strict=True))
+            coverage = dict(zip(found, self.fulltext.coverage(words, documents), strict=True))
             relative = shortlist.found[signal.name]
             shortlist.found[signal.name] = {
                 book_id: relative[book_id] * coverage[book_id]

@@ -59,35 +59,30 @@ class StoreLock:
     def holds_exclusive(self) -> bool:
         return getattr(self._thread, "exclusive_fd", None) is not None
 
-    @contextlib.contextmanager
-    def shared(self) -> Iterator[int]:
+    def shared(self) -> contextlib.AbstractContextManager[int]:
         """Hold the lock shared (other readers may too; writers wait); yields the generation."""
-        if self.holds_exclusive():
-            yield self._read(self._thread.exclusive_fd)
-            return
-        fd = self._open()
-        try:
-            if fcntl is not None:
-                fcntl.flock(fd, fcntl.LOCK_SH)
-            yield self._read(fd)
-        finally:
-            os.close(fd)  # closing the file releases its lock
+        return self._hold(exclusive=False)
+
+    def exclusive(self) -> contextlib.AbstractContextManager[int]:
+        """Hold the lock alone (re-entrant within a thread); yields the generation."""
+        return self._hold(exclusive=True)
 
     @contextlib.contextmanager
-    def exclusive(self) -> Iterator[int]:
-        """Hold the lock alone (re-entrant within a thread); yields the generation."""
-        if self.holds_exclusive():
+    def _hold(self, exclusive: bool) -> Iterator[int]:
+        if self.holds_exclusive():  # a thread that holds it alone may also read and write
             yield self._read(self._thread.exclusive_fd)
             return
         fd = self._open()
         try:
             if fcntl is not None:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            self._thread.exclusive_fd = fd
+                fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            if exclusive:
+                self._thread.exclusive_fd = fd
             yield self._read(fd)
         finally:
-            self._thread.exclusive_fd = None
-            os.close(fd)
+            if exclusive:
+                self._thread.exclusive_fd = None
+            os.close(fd)  # closing the file releases its lock
 
     def bump(self) -> int:
         """Count one committed change (call while holding the lock exclusively); returns the new generation."""
