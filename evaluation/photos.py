@@ -61,17 +61,20 @@ def ocr_reference(records: list[BookRecord]) -> OcrBm25Reference:
     return OcrBm25Reference(records)
 
 
-@register(
-    "cover",
-    "Cover identification, frame-filling phone photos",
-    reference=ocr_reference,
-    shown=("R@1", "R@5", "MRR"),
-    needs="covers",
-)
-def cover_queries(context: TaskContext) -> list[Query]:
+PHOTO_TASK: dict[str, Any] = {"reference": ocr_reference, "shown": ("R@1", "R@5", "MRR"), "needs": "covers"}
+
+
+def photographed_books(context: TaskContext) -> tuple[list[BookRecord], dict[str, frozenset[str]], CoverFetcher]:
+    """The books with a cover, for each the books whose covers look the same (any of them is right), and a
+    fetcher for the covers."""
     with_cover = [record for record in context.records if record.has_cover]
     relevant = same_key_groups(with_cover, lambda record: record.phash or record.book_id)
-    fetcher = cover_fetcher(context)
+    return with_cover, relevant, cover_fetcher(context)
+
+
+@register("cover", "Cover identification, frame-filling phone photos", **PHOTO_TASK)
+def cover_queries(context: TaskContext) -> list[Query]:
+    with_cover, relevant, fetcher = photographed_books(context)
     return [
         Query(
             "cover",
@@ -84,17 +87,9 @@ def cover_queries(context: TaskContext) -> list[Query]:
     ]
 
 
-@register(
-    "scene",
-    "Cover identification, scene photos (the cover among other things)",
-    reference=ocr_reference,
-    shown=("R@1", "R@5", "MRR"),
-    needs="covers",
-)
+@register("scene", "Cover identification, scene photos (the cover among other things)", **PHOTO_TASK)
 def scene_queries(context: TaskContext) -> list[Query]:
-    with_cover = [record for record in context.records if record.has_cover]
-    relevant = same_key_groups(with_cover, lambda record: record.phash or record.book_id)
-    fetcher = cover_fetcher(context)
+    with_cover, relevant, fetcher = photographed_books(context)
     chosen = sampled(with_cover, context)
     return [
         scene_query("scene", record.book_id, record.cover, relevant[record.book_id], with_cover, fetcher, context)

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from multimodal import BookRecord, SearchResult
+from multimodal import BookRecord, Hit, SearchResult
 from web.render import cover_url
 
 
@@ -62,7 +62,8 @@ class HealthOut(BaseModel):
     detail: str = ""
 
 
-def book_out(record: BookRecord, root_path: str = "") -> BookOut:
+def book_out(record: BookRecord | Hit, root_path: str = "") -> BookOut:
+    """What the API says of a book (a stored record, or the book a hit is about)."""
     return BookOut(
         id=record.book_id,
         title=record.title,
@@ -79,15 +80,7 @@ def book_out(record: BookRecord, root_path: str = "") -> BookOut:
 def search_out(result: SearchResult, message: str, root_path: str = "") -> SearchOut:
     hits = [
         HitOut(
-            id=hit.book_id,
-            title=hit.title,
-            author=hit.author,
-            year=hit.year,
-            genre=hit.genre,
-            isbn=hit.isbn,
-            description=hit.description,
-            cover_url=cover_url(hit.book_id, hit.cover, root_path),
-            flags=hit.flags,
+            **book_out(hit, root_path).model_dump(),
             rank=hit.rank,
             score=hit.score,
             relevance=hit.relevance,
