@@ -8,6 +8,8 @@ image=...)`` or ``folio.search(SearchRequest(...))``, ``folio.more_like(book_id,
 
 from __future__ import annotations
 
+import itertools
+
 from multimodal.confidence import assess
 from multimodal.errors import BookNotFound
 from multimodal.images import ImageSource
@@ -95,6 +97,8 @@ class Folio:
         """A page of the catalog in the store's order (a browsable catalog); ``limit=None``: all from ``offset``."""
         if limit is not None:
             return self.store.page(offset, limit, filters)
+        if not filters:  # the whole catalog: the store's own walk, in its largest pages
+            return list(itertools.islice(self.store.iter_records(), offset, None))
         found: list[BookRecord] = []
         while len(page := self.store.page(offset + len(found), READ_PAGE, filters)) == READ_PAGE:
             found += page

@@ -98,11 +98,18 @@ class FullTextDocument:
         return {name: getattr(self, name) for name in FIELD_BOOSTS if getattr(self, name)}
 
 
+def typo_distance(word: str) -> int:
+    """How many edits a word may be off and still count as the same word: none for a short word."""
+    if len(word) < MIN_FUZZY_LENGTH:
+        return 0
+    return 2 if len(word) >= LONG_WORD_LENGTH else 1
+
+
 def misspelt_in(word: str, names: list[str]) -> bool:
     """True when ``word`` is one of ``names`` with a typo (the fuzzy query's distance)."""
-    if len(word) < MIN_FUZZY_LENGTH or not names:
+    distance = typo_distance(word)
+    if not distance or not names:
         return False
-    distance = 2 if len(word) >= LONG_WORD_LENGTH else 1
     return process.extractOne(word, names, scorer=Levenshtein.distance, score_cutoff=distance) is not None
 
 
@@ -261,9 +268,9 @@ class FullTextIndex:
 
     def _fuzzy_queries(self, word: str) -> list[tuple[str, tantivy.Query]]:
         """(field, the word misspelt in it) for each field typos are forgiven in; none for a short word."""
-        if len(word) < MIN_FUZZY_LENGTH:
+        distance = typo_distance(word)
+        if not distance:
             return []
-        distance = 2 if len(word) >= LONG_WORD_LENGTH else 1
         return [
             (field, tantivy.Query.fuzzy_term_query(self.schema, field, word, distance, True, False))
             for field in FUZZY_BOOSTS

@@ -125,10 +125,6 @@ def pair_signal(
     return decorate
 
 
-def stage1_signals() -> list[Signal]:
-    return [signal for signal in SIGNALS.values() if signal.stage == 1]
-
-
 def vector_signals() -> list[Signal]:
     return [signal for signal in SIGNALS.values() if isinstance(signal.channel, VectorChannel)]
 
