@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         options = EvalOptions(
             catalog=args.catalog,
-            columns=ColumnMap(dict(item.split("=", 1) for item in args.map)),
+            columns=ColumnMap.from_arguments(args.map),
             images_dir=args.images_dir,
             sample=args.sample,
             seed=args.seed if args.seed is not None else SPLIT_SEEDS[args.split],

@@ -96,21 +96,11 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     return shard
 
 
-def parse_map(items: list[str]) -> dict[str, str]:
-    mapping: dict[str, str] = {}
-    for item in items:
-        name, equals, column = item.partition("=")
-        if not equals or not name.strip() or not column:
-            raise ValueError(f"--map {item!r}: expected FIELD=COLUMN, e.g. --map title='Book Title'")
-        mapping[name.strip()] = column
-    return mapping
-
-
 def options_from(args: argparse.Namespace, settings: Settings) -> IngestOptions:
     return IngestOptions(
         catalog=args.catalog,
         images_dir=args.images_dir,
-        columns=ColumnMap(parse_map(args.map)),
+        columns=ColumnMap.from_arguments(args.map),
         encoding=args.encoding,
         ocr=args.ocr,
         prune=args.prune,

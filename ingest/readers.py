@@ -82,6 +82,17 @@ class ColumnMap:
             raise ValueError(f"--map names unknown fields {sorted(unknown)}; fields are {', '.join(FIELDS)}")
         self.overrides = overrides
 
+    @classmethod
+    def from_arguments(cls, items: list[str]) -> ColumnMap:
+        """From ``--map FIELD=COLUMN`` arguments (ValueError, with an example, for a malformed one)."""
+        mapping: dict[str, str] = {}
+        for item in items:
+            name, equals, column = item.partition("=")
+            if not equals or not name.strip() or not column:
+                raise ValueError(f"--map {item!r}: expected FIELD=COLUMN, e.g. --map title='Book Title'")
+            mapping[name.strip()] = column
+        return cls(mapping)
+
     def resolve(self, columns: list[str]) -> dict[str, str]:
         """Field → column (or template) for this catalog's header."""
         lowered = {column.strip().lower(): column for column in columns if column}

@@ -426,11 +426,9 @@ class BookStore:
         page = page or self.max_batch  # few, large pages: each page's offset is skipped again
         offset = 0
         while True:
-            with self._reading():
-                got = self._call("reading books", self.texts.get, include=["metadatas"], limit=page, offset=offset)
-            for book_id, metadata in zip(got["ids"], got["metadatas"], strict=True):
-                yield BookRecord.from_metadata(book_id, metadata or {})
-            if len(got["ids"]) < page:
+            records = self.page(offset, page)
+            yield from records
+            if len(records) < page:
                 return
             offset += page
 

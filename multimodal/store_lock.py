@@ -95,6 +95,8 @@ class StoreLock:
 
     def generation(self) -> int:
         """The current generation, read without waiting (a cheap "did the store change?" check)."""
-        with open(self.path, "rb") as stream:
-            text = stream.read(32).decode("ascii", errors="replace").strip()
-        return int(text) if text.isdigit() else 0
+        fd = self._open()
+        try:
+            return self._read(fd)
+        finally:
+            os.close(fd)
