@@ -457,6 +457,14 @@ def test_page_says_what_to_try_when_nothing_clears_the_cut_off(offline_folio: Fo
     assert handlers.page_search(offline_folio, handlers.make_query(facts, "", None))[0] == handlers.PROMPT
 
 
+def test_a_year_that_is_not_a_year_is_said_plainly_not_crashed_on(offline_folio: Folio) -> None:
+    facts = catalog.catalog_facts(offline_folio)
+    query = handlers.make_query(facts, "the sea", None, year_from="abc")
+    status, *_, view = handlers.page_search(offline_folio, query)
+    assert "is not a year" in status and "abc" in status and view.hits == []
+    assert handlers.make_query(facts, "the sea", None, year_from=1999.0, year_to="2005").filters.year_min == 1999
+
+
 def test_the_page_is_never_empty_when_something_ranked(offline_folio: Folio) -> None:
     """No cut-off by default: a topic query shows ranked books, and the header says none is clearly it."""
     facts = catalog.catalog_facts(offline_folio)

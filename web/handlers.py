@@ -73,6 +73,8 @@ YEAR = re.compile(r"-?\d{1,4}")
 
 def parse_year(value: str | float | None, name: str) -> tuple[int | None, str]:
     """(the year, or None when empty; what is wrong with it)."""
+    if isinstance(value, float) and value.is_integer():  # a number box gives 1999.0
+        value = int(value)
     text = str(value if value is not None else "").strip()
     if not text:
         return None, ""
@@ -96,15 +98,21 @@ def make_query(
 ) -> Query:
     """The page's inputs as a search (empty filter fields mean "any")."""
     chosen_genre = None if genre in (None, "", ANY_GENRE) else genre
+    year_min, bad_from = parse_year(year_from, "from")
+    year_max, bad_to = parse_year(year_to, "to")
     filters = SearchFilters(
-        genre=chosen_genre,
-        author=(author or "").strip() or None,
-        year_min=None if year_from in (None, "") else int(year_from),
-        year_max=None if year_to in (None, "") else int(year_to),
+        genre=chosen_genre, author=(author or "").strip() or None, year_min=year_min, year_max=year_max
     )
     chosen_sort = sort if sort in SORTS else BEST_MATCH
     return Query(
-        (text or "").strip(), image or None, int(k), bool(cross_score), float(min_score or 0), filters, chosen_sort
+        (text or "").strip(),
+        image or None,
+        int(k),
+        bool(cross_score),
+        float(min_score or 0),
+        filters,
+        chosen_sort,
+        problem=bad_from or bad_to,
     )
 
 
