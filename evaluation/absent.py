@@ -34,10 +34,11 @@ def write_present_catalog(records: list[BookRecord], share: float, data_dir: Pat
     data_dir.mkdir(parents=True, exist_ok=True)
     held_out = [record.book_id for record in records if is_held_out(record.book_id, share)]
     (data_dir / ABSENT_FILE).write_text(json.dumps({"share": share, "ids": held_out}))
+    held_out_set = set(held_out)
     path = data_dir / "catalog-present.jsonl"
     with path.open("w", encoding="utf-8") as stream:
         for record in records:
-            if record.book_id not in held_out:
+            if record.book_id not in held_out_set:
                 row = {"id": record.book_id, "title": record.title, "author": record.author}
                 row |= {"description": record.description, "year": record.year or "", "genre": record.genre}
                 row |= {"isbn": record.isbn, "cover": record.cover}

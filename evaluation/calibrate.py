@@ -39,7 +39,7 @@ class Searched:
 
     @property
     def absent(self) -> bool:
-        return self.task == "absent"
+        return self.task in ("absent", "absent_scene")  # the asked-for book is not in the store
 
 
 def read_reports(paths: list[Path]) -> list[Searched]:

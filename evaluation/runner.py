@@ -137,9 +137,11 @@ def evaluate(folio: Folio, options: EvalOptions) -> dict[str, Any]:
     if not records:
         raise FolioError(f"none of the {len(ids)} books of {options.catalog} is in the store {folio.location}")
     held_out = held_out_ids(folio.settings.data_dir)
-    absent_books = [
-        record for record in catalog_records(options.catalog, options.columns) if record.book_id in held_out
-    ]
+    absent_books = (
+        [record for record in catalog_records(options.catalog, options.columns) if record.book_id in held_out]
+        if held_out
+        else []  # most runs hold nothing out: no second read of the catalog
+    )
     context = TaskContext(
         records, options.catalog, options.images_dir, folio.settings, options.sample, options.seed,
         options.allow_outside, options.progress, absent_books,
