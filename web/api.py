@@ -35,12 +35,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from multimodal import BookRecord, SearchFilters
 from multimodal.errors import BookNotFound, StoreUnavailable
 from multimodal.folio import Folio
-from web.queries import Answer, Refused, SearchAsk, SimilarAsk, answer_search, answer_similar
+from web.queries import MAX_RESULTS, Answer, Refused, SearchAsk, SimilarAsk, answer_search, answer_similar
 from web.schemas import BookOut, ErrorOut, HealthOut, SearchOut, book_out, search_out
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 FORM_OVERHEAD_BYTES = 64 * 1024  # room for the multipart boundaries and the small form fields
-MAX_RESULTS = 100
 HEALTH_DEADLINE_SECONDS = 2.0
 YEARS = {"ge": -9999, "le": 9999}  # the store's filters take 64-bit integers; no book needs more than this
 EMPTY_QUERY = "Give some words (q), a cover image (image), or both."

@@ -7,11 +7,10 @@ import math
 
 from multimodal import BookRecord
 from multimodal.folio import Folio
-from web.catalog import catalog_index
+from web.catalog import ANY_GENRE, catalog_index
 from web.render import cover_src, isbn_html
 
 PAGE_SIZE = 24
-ANY_GENRE = "Any genre"
 CATALOG_SORTS = {
     "Title (A–Z)": lambda record: record.title.casefold(),
     "Author (A–Z)": lambda record: (record.author.casefold() or "\uffff", record.title.casefold()),

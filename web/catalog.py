@@ -20,6 +20,7 @@ from multimodal import BookRecord
 from multimodal.folio import Folio
 from web.render import md_escape
 
+ANY_GENRE = "Any genre"  # the genre choice that filters nothing (search and the Catalog tab)
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_COVERS = ROOT / "assets" / "sample" / "covers"
 

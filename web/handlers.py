@@ -16,9 +16,9 @@ from gradio import FileData
 
 from multimodal import Hit, SearchFilters, SearchResult
 from multimodal.folio import Folio
-from web.catalog import CatalogFacts
+from web.catalog import ANY_GENRE, CatalogFacts
 from web.explain import query_words
-from web.queries import Refused, SearchAsk, SimilarAsk, answer_search, answer_similar
+from web.queries import MAX_RESULTS, Refused, SearchAsk, SimilarAsk, answer_search, answer_similar
 from web.render import (
     cover_url,
     detail_html,
@@ -31,7 +31,6 @@ from web.render import (
     timings_table,
 )
 
-ANY_GENRE = "Any genre"
 SORTS = {  # the page's sort choices: (label, key over hits, newest first?); relevance keeps the ranking
     "Best match": None,
     "Year (newest first)": lambda hit: -(hit.year if hit.year is not None else -10_000),
@@ -40,7 +39,6 @@ SORTS = {  # the page's sort choices: (label, key over hits, newest first?); rel
 }
 BEST_MATCH = "Best match"
 LOAD_MORE_STEP = 10
-MAX_RESULTS = 100
 PROMPT = "Type a few words or add a cover image, then press **Enter** or **Search**."
 UNREACHABLE = "**The catalog cannot be reached right now:** {detail}. Try again in a moment."
 PAGE_REFUSALS = {

@@ -17,12 +17,10 @@ from gradio import FileData
 from multimodal import Hit
 from multimodal.folio import Folio
 from multimodal.settings import Settings
-from web.browse import ANY_GENRE as ANY_CATALOG_GENRE
 from web.browse import CATALOG_SORTS, catalog_page
-from web.catalog import CatalogFacts, catalog_facts, catalog_markdown, genre_counts_markdown
+from web.catalog import ANY_GENRE, CatalogFacts, catalog_facts, catalog_markdown, genre_counts_markdown
 from web.components import lenient, results_gallery
 from web.handlers import (
-    ANY_GENRE,
     BEST_MATCH,
     PROMPT,
     SORTS,
@@ -253,7 +251,7 @@ def catalog_tab(folio: Folio, facts: CatalogFacts) -> list[gr.Markdown]:
     counts = gr.Markdown(genre_counts_markdown(folio), elem_id="folio-genre-counts")
     with gr.Row():
         find = gr.Textbox(label="Find in the catalog", placeholder="title or author words", max_lines=1, scale=3)
-        genre = gr.Dropdown([ANY_CATALOG_GENRE, *facts.genres], value=ANY_CATALOG_GENRE, label="Genre", scale=1)
+        genre = gr.Dropdown([ANY_GENRE, *facts.genres], value=ANY_GENRE, label="Genre", scale=1)
         sort = gr.Dropdown(list(CATALOG_SORTS), value="Title (A–Z)", label="Sort by", scale=1)
     first_html, _ = catalog_page(folio, "", None, None, 1)
     listing = gr.HTML(first_html, elem_id="folio-catalog")

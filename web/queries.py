@@ -16,6 +16,7 @@ from multimodal.folio import Folio
 from multimodal.images import ImageSource
 from web.catalog import canonical, catalog_index, closest
 
+MAX_RESULTS = 100  # the most books one search returns (page and API)
 EMPTY_CATALOG = "The catalog is empty — run `python -m ingest CATALOG`."
 RefusalKind = Literal["empty_query", "bad_filter", "bad_image", "unavailable", "not_found", "no_cover"]
 STATUS: dict[RefusalKind, int] = {
