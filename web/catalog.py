@@ -42,6 +42,8 @@ class CatalogIndex:
     def __init__(self, folio: Folio) -> None:
         self.folio = folio
         self.records: list[BookRecord] = []
+        self.by_genre: Counter[str] = Counter()  # derived from records at each read, not per query
+        self.author_names: list[str] = []
         self.count = -1
         self.lock = threading.Lock()
 
@@ -50,26 +52,29 @@ class CatalogIndex:
             count = self.folio.count()
             if count != self.count:
                 self.records = sorted(self.folio.records(), key=lambda record: record.book_id)
+                self.by_genre = Counter(record.genre for record in self.records if record.genre)
+                self.author_names = sorted({record.author for record in self.records if record.author})
                 self.count = count
         return self
 
     def genre_counts(self) -> Counter[str]:
-        return Counter(record.genre for record in self.fresh().records if record.genre)
+        return Counter(self.fresh().by_genre)
 
     def genres(self) -> list[str]:
         return sorted(self.genre_counts())
 
     def authors(self) -> list[str]:
-        return sorted({record.author for record in self.fresh().records if record.author})
+        return self.fresh().author_names
 
     def facts(self) -> CatalogFacts:
-        records = self.fresh().records
+        fresh = self.fresh()
+        records = fresh.records
         years = [record.year for record in records if record.year is not None]
         covers = example_covers(records)
         by_cover = {str(Path(record.cover)): record for record in records if record.cover}
         return CatalogFacts(
             books=len(records),
-            genres=self.genres(),
+            genres=sorted(fresh.by_genre),
             year_min=min(years, default=None),
             year_max=max(years, default=None),
             example_queries=example_queries(records),
