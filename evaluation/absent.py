@@ -11,7 +11,9 @@ which is what these queries calibrate and measure.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from evaluation.photos import cover_fetcher
 from evaluation.tasks import Query, TaskContext, book_rng, book_seed, register, sampled
@@ -23,6 +25,9 @@ from multimodal.images import load_image
 from multimodal.photo import phone_photo
 
 ABSENT_FILE = "absent-books.json"  # in the data dir: the ids held out at ingest
+ABSENT_TASKS = ("absent", "absent_scene")  # tasks whose book is not in the store: no answer is right
+NO_MATCH_TARGET = 0.90  # issue 12: photos of books not in the store said to be no confident match
+FOUND_TARGET = 0.95  # issue 12: in-catalog scene photos with the right book first said to be found
 
 
 def is_held_out(book_id: str, share: float) -> bool:
@@ -68,3 +73,55 @@ def absent_queries(context: TaskContext) -> list[Query]:
             continue  # no usable cover: the text queries stand
         queries.append(Query("absent", record.book_id, frozenset(), image=photo))
     return queries
+
+
+@dataclass
+class ConfidenceRates:
+    """How often a task's results were confident (verdict "found") and whether rightly: the printed lines too."""
+
+    rates: dict[str, Any] = field(default_factory=dict)
+    lines: list[str] = field(default_factory=list)
+
+
+def share_line(label: str, hits: int, total: int, target: float | None = None) -> str:
+    aim = f" (target ≥ {target:.2f})" if target is not None else ""
+    return f"  {label}: {hits / total:.3f} ({hits} of {total}){aim}"
+
+
+def confidence_rates(outcomes: list[dict[str, Any]]) -> ConfidenceRates:
+    """For books not in the store: how often the result was *no confident match* (its verdict not "found"), by
+    kind of query (typed words, photo). For books in the store: how often a right first hit was said to be found,
+    and how often a wrong one was."""
+    if not outcomes:
+        return ConfidenceRates()
+    if all(outcome["task"] in ABSENT_TASKS for outcome in outcomes):
+        return absent_rates(outcomes)
+    first_right = [outcome for outcome in outcomes if outcome["rank"] == 1]
+    first_wrong = [outcome for outcome in outcomes if outcome["rank"] != 1]
+    rates, lines = {}, []
+    if first_right:
+        found = sum(outcome["verdict"] == "found" for outcome in first_right)
+        rates["found_when_first_right"] = round(found / len(first_right), 4)
+        photo = any(outcome.get("conditions", {}).get("kind") == "scene" for outcome in first_right)
+        target = FOUND_TARGET if photo else None
+        lines.append(share_line('right book first and said "found" (confident)', found, len(first_right), target))
+    if first_wrong:
+        found = sum(outcome["verdict"] == "found" for outcome in first_wrong)
+        rates["found_when_first_wrong"] = round(found / len(first_wrong), 4)
+        lines.append(share_line('wrong book first and said "found"', found, len(first_wrong)))
+    return ConfidenceRates(rates, lines)
+
+
+def absent_rates(outcomes: list[dict[str, Any]]) -> ConfidenceRates:
+    rates, lines = {}, []
+    kinds = {"typed words": [o for o in outcomes if o["query"]], "photos": [o for o in outcomes if not o["query"]]}
+    for kind, chosen in kinds.items():
+        if chosen:
+            no_match = sum(outcome["verdict"] != "found" for outcome in chosen)
+            said_absent = sum(outcome["verdict"] == "not_in_catalog" for outcome in chosen)
+            rates[f"no_confident_match_{kind.replace(' ', '_')}"] = round(no_match / len(chosen), 4)
+            target = NO_MATCH_TARGET if kind == "photos" else None
+            label = f"{kind} of books not in the store, no confident match"
+            lines.append(share_line(label, no_match, len(chosen), target))
+            lines.append(share_line('    of which "not in this catalog"', said_absent, len(chosen)))
+    return ConfidenceRates(rates, lines)

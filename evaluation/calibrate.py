@@ -36,6 +36,7 @@ class Searched:
     catalog: str
     task: str
     hits: list[SimpleNamespace]  # score, relevance, right
+    identified: bool | None = None  # a photo query: whether the photo identified its first hit
 
     @property
     def absent(self) -> bool:
@@ -50,7 +51,7 @@ def read_reports(paths: list[Path]) -> list[Searched]:
         for task, result in report["tasks"].items():
             for outcome in result.get("outcomes", []):
                 hits = [SimpleNamespace(**hit) for hit in outcome.get("top_hits", [])]
-                searched.append(Searched(catalog, task, hits))
+                searched.append(Searched(catalog, task, hits, outcome.get("cover_identified")))
     return searched
 
 
@@ -58,7 +59,7 @@ def examples(searched: list[Searched]) -> tuple[np.ndarray, np.ndarray]:
     features, right = [], []
     for query in searched:
         for index in range(min(HITS_PER_QUERY, len(query.hits))):
-            features.append(hit_features(query.hits, index))
+            features.append(hit_features(query.hits, index, query.identified))
             right.append(bool(query.hits[index].right))
     return np.array(features), np.array(right)
 
@@ -78,6 +79,7 @@ def fit(searched: list[Searched], profile: str, described: str) -> Calibration:
         knots_x=[round(float(x), 6) for x in isotonic.X_thresholds_],
         knots_y=[round(float(y), 6) for y in isotonic.y_thresholds_],
         fitted_on=described,
+        features=list(FEATURES),
     )
 
 
@@ -85,7 +87,7 @@ def reliability(searched: list[Searched], calibration: Calibration) -> list[dict
     """Per confidence bin: the hits in it, their mean confidence and the share that were right."""
     pairs = []
     for query in searched:
-        shown = confidences(query.hits, calibration)[:HITS_PER_QUERY]
+        shown = confidences(query.hits, calibration, query.identified)[:HITS_PER_QUERY]
         pairs += [(confidence, bool(hit.right)) for confidence, hit in zip(shown, query.hits, strict=False)]
     rows = []
     for low, high in itertools.pairwise(BINS):
@@ -106,7 +108,7 @@ def verdicts(searched: list[Searched], calibration: Calibration) -> dict[str, Co
     """Verdict counts for queries whose book is in the store (split by whether the first hit is right) and absent."""
     counts: dict[str, Counter] = {"first hit right": Counter(), "first hit wrong": Counter(), "absent": Counter()}
     for query in searched:
-        verdict = verdict_of([tier_of(c) for c in confidences(query.hits, calibration)])
+        verdict = verdict_of([tier_of(c) for c in confidences(query.hits, calibration, query.identified)])
         if query.absent:
             counts["absent"][verdict] += 1
         else:

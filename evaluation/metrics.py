@@ -32,7 +32,12 @@ class Outcome:
     top_hits: list[dict[str, Any]] = field(default_factory=list)  # the first hits' scores, for calibration
     conditions: dict[str, Any] = field(default_factory=dict)  # how a photo was taken (evaluation.photos)
     cover_identified: bool | None = None  # a photo query's result said the photo identifies its first hit
+    verdict: str = ""  # the result's verdict (multimodal.confidence): "found" is the confident answer
     cover_region: str = ""  # where the photo's vectors came from: "cover" or "whole"
+    cover_confidence: float = 0.0  # how cleanly the cover was found in the photo
+    # A photo query's stage-2 candidates (book id, right or not, every signal), so that evidence weights and
+    # identification thresholds can be replayed on a report without searching again (benchmarks/tune_photo_*.py).
+    stage2_candidates: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -94,7 +99,7 @@ def task_lines(title: str, result: dict[str, Any], shown: tuple[str, ...]) -> li
         return ["", f"{title}: skipped — {result['skipped']}"]
     scores = result["scores"]
     if "not_identified" in result:  # no right book: what counts is whether the result says so
-        return ["", f"{title}: {scores['queries']} photos", f"  {result['not_identified']['said']}"]
+        return ["", f"{title}: {scores['queries']} photos", *result.get("detail_lines", [])]
     rows = [("stage 1", scores["stage1"]), ("cross-scored", scores["cross_scored"])]
     if scores.get("reference"):
         rows.append((result["reference"], scores["reference"]))

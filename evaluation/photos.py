@@ -7,7 +7,8 @@
   conditions; the report breaks recall down by them.
 - ``absent_scene``: scene photos of covers that are in the catalog but not in the store (``--absent``
   holds a share out at ingest, ``evaluation.absent``): there is no right book, and the result should
-  not say the photo identifies one (``SearchResult.cover_identified``).
+  say it found one: its verdict should not be "found" (``multimodal.confidence``, which for a photo
+  follows ``SearchResult.cover_identified``).
 
 For ``cover`` and ``scene`` the right book is the one photographed, or any book whose cover looks
 identical (the same perceptual hash, as ingest reports them): no photo can tell those apart.
@@ -184,26 +185,17 @@ def condition_lines(table: dict[str, dict[str, float]]) -> list[str]:
 
 
 def photo_summary(outcomes: list[dict[str, Any]]) -> dict[str, Any]:
-    """What a photo task adds to its report: recall by condition, and how often the photo identifies a book."""
+    """What a photo task adds to its report: recall by condition, and how often the cover was found.
+    (How often the result is confident is every task's: ``evaluation.absent.confidence_rates``.)"""
     photos = [outcome for outcome in outcomes if outcome.get("conditions")]
     if not photos:
         return {}
-    if all(outcome["rank"] is None and outcome["task"] == "absent_scene" for outcome in photos):
-        share = sum(outcome["cover_identified"] is False for outcome in photos) / len(photos)
-        said = f"the photo said to identify no book: {share:.3f} of {len(photos)} photos (target ≥ 0.90)"
-        return {"not_identified": {"share": round(share, 4), "said": said}}
+    if all(outcome["task"] == "absent_scene" for outcome in photos):
+        return {"not_identified": True}  # no right book: the confidence rates are the whole story
     table = by_condition(photos)
-    first = [outcome for outcome in photos if outcome["rank"] == 1]
-    identified = sum(bool(outcome["cover_identified"]) for outcome in first) / len(first) if first else 0.0
     regions = sum(outcome.get("cover_region") == "cover" for outcome in photos) / len(photos)
     lines = [
-        f"  right book first and said to be identified: {identified:.3f} of {len(first)} (target ≥ 0.95)",
         f"  the cover was found and rectified in {regions:.3f} of the photos (else the whole photo was used)",
         *condition_lines(table),
     ]
-    return {
-        "by_condition": table,
-        "identified_when_first": round(identified, 4),
-        "cover_found": round(regions, 4),
-        "detail_lines": lines,
-    }
+    return {"by_condition": table, "cover_found": round(regions, 4), "detail_lines": lines}

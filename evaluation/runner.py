@@ -85,7 +85,14 @@ def run_query(folio: Folio, query: Query, reference: Reference | None) -> Outcom
         ],
         conditions=query.conditions,
         cover_identified=result.cover_identified,
+        verdict=result.verdict,
         cover_region=result.cover_region,
+        cover_confidence=result.cover_confidence,
+        stage2_candidates=[
+            {"book_id": hit.book_id, "right": hit.book_id in query.relevant, "signals": hit.signals}
+            for hit in result.hits
+            if result.cover_region and hit.stage2_score is not None
+        ],
     )
 
 
@@ -178,12 +185,16 @@ def run_task(folio: Folio, name: str, context: TaskContext, references: dict[Any
     outcomes = run_queries(folio, queries, reference, context.progress)
     scores = asdict(score(outcomes, with_reference=reference is not None))
     rows = [asdict(outcome) for outcome in outcomes]
+    photo = photos.photo_summary(rows)  # by condition: photo tasks only
+    confident = absent.confidence_rates(rows)  # how often the result is confident, and rightly so
     return {
         "scores": scores,
         "reference": reference.name if reference else None,
         "verdict": verdict(scores),
         "ambiguous_queries": sum(len(query.relevant) > 1 for query in queries),
-        **photos.photo_summary(rows),  # by condition, confidence: photo tasks only
+        **photo,
+        "confidence": confident.rates,
+        "detail_lines": confident.lines + photo.get("detail_lines", []),
         "outcomes": rows,
     }
 

@@ -8,7 +8,16 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from evaluation.calibrate import Searched, fit, main, reliability, verdicts
-from multimodal.confidence import Calibration, assess, calibration_for, confidences, tier_of, verdict_of
+from multimodal.confidence import (
+    FEATURES,
+    FOUND_AT,
+    Calibration,
+    assess,
+    calibration_for,
+    confidences,
+    tier_of,
+    verdict_of,
+)
 
 
 def hits(*pairs: tuple[float, float], right: int | None = None) -> list[SimpleNamespace]:
@@ -82,5 +91,41 @@ def test_calibrate_command_writes_a_calibration_that_loads(tmp_path: Path):
     )
     loaded = Calibration(**json.loads(out.read_text()))
     assert loaded.fitted and "romance-covers/absent" in loaded.fitted_on
-    assert 0.0 <= loaded.confidence([0.9, 0.3, 1.0]) <= 1.0
-    assert loaded.confidence([0.95, 0.4, 1.0]) >= loaded.confidence([0.3, 0.0, 1.0])
+    assert loaded.features == list(FEATURES)
+    assert 0.0 <= loaded.confidence([0.9, 0.3, 1.0, 0.0, 0.0]) <= 1.0
+    assert loaded.confidence([0.95, 0.4, 1.0, 0.0, 0.0]) >= loaded.confidence([0.3, 0.0, 1.0, 0.0, 0.0])
+
+
+def test_a_fit_of_the_three_first_features_still_loads_and_weighs_only_those():
+    older = Calibration("offline", weights=[4.0, 6.0, 3.0], bias=-6.0, knots_x=[0.0, 1.0], knots_y=[0.0, 1.0])
+    assert older.confidence([0.9, 0.3, 1.0, 1.0, 1.0]) == older.confidence([0.9, 0.3, 1.0, 0.0, 0.0]) > 0.5
+
+
+def photo_result(identified: bool, *pairs: tuple[float, float]) -> SimpleNamespace:
+    return SimpleNamespace(profile="no-such-profile", hits=hits(*pairs), verdict="", cover_identified=identified)
+
+
+def test_a_photo_is_found_exactly_when_its_evidence_identifies_the_first_hit():
+    # Unfitted, the confidence is the relevance: high for both photos' first hits, low for the second.
+    not_identified = assess(photo_result(False, (0.9, 0.97), (0.3, 0.4)))
+    assert not_identified.verdict != "found" and not_identified.hits[0].tier == "likely"
+    assert not_identified.hits[0].confidence < FOUND_AT
+    identified = assess(photo_result(True, (0.9, 0.6), (0.8, 0.95)))
+    assert identified.verdict == "found" and [hit.tier for hit in identified.hits] == ["found", "likely"]
+    # A text query's verdict is the calibration's alone: the same hits are not "found".
+    typed = assess(SimpleNamespace(profile="no-such-profile", hits=hits((0.9, 0.6), (0.8, 0.95)), verdict=""))
+    assert typed.verdict != "found"
+
+
+def test_the_fit_learns_from_whether_a_photo_identified_its_first_hit():
+    rng = random.Random(2)
+    searched = []
+    for _ in range(1500):
+        identified = rng.random() < 0.6
+        right = rng.random() < (0.95 if identified else 0.3)
+        first = (0.5 + rng.uniform(0, 0.2), rng.uniform(0.4, 0.8))
+        task = "scene" if rng.random() < 0.8 else "absent_scene"
+        found = hits(first, (0.4, 0.3), right=0 if right and task == "scene" else None)
+        searched.append(Searched("synthetic", task, found, identified))
+    calibration = fit(searched, "synthetic", "synthetic")
+    assert calibration.weights[FEATURES.index("photo_identified")] > 1.0

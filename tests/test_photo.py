@@ -4,7 +4,9 @@ the sample catalog's own scene photos searched with the offline profile (real OC
 from __future__ import annotations
 
 import csv
+import importlib.util
 import io
+import sys
 from pathlib import Path
 
 import cv2
@@ -129,6 +131,29 @@ def test_the_sample_scenes_find_their_book_first(offline_folio, sample_catalog):
         result = offline_folio.search(image=(SCENES / scene["photo"]).read_bytes(), k=3)
         assert result.hits and result.hits[0].book_id == scene["book_id"], (scene, result.cover_text)
         assert result.cover_region in ("cover", "whole") and result.cover_identified is True
+        # One notion of "confident" for a photo: the verdict the reader sees is the photo's identification.
+        assert result.verdict == "found" and result.hits[0].tier == "found", (scene, result.hits[0].confidence)
+
+
+def drawn_in_the_sample_style(book: dict[str, str]) -> Image.Image:
+    """A cover drawn as the sample catalog's covers are (assets/make_sample_catalog.py), for any made-up book."""
+    spec = importlib.util.spec_from_file_location("make_sample_catalog", ROOT / "assets" / "make_sample_catalog.py")
+    module = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))  # its dataclasses look it up
+    spec.loader.exec_module(module)
+    return module.draw_cover(book)
+
+
+@pytest.mark.parametrize("background", ["desk", "wood"])
+def test_a_scene_of_a_book_not_in_the_store_is_no_confident_match(offline_folio, sample_catalog, background):
+    """The cover looks like the catalog's (same drawing, same genre), but its title and author are in no record."""
+    made_up = {"id": "absent-1", "title": "The Quiet Orchard of Velmont", "author": "Mara Vellinghast"}
+    cover = drawn_in_the_sample_style(made_up | {"genre": "romance"})
+    others = [sample_cover(sample_catalog, number) for number in (3, 17, 29, 41)]
+    photo = scene_photo(cover, 7, others, background=background)
+    result = offline_folio.search(image=photo.jpeg, k=5)
+    assert result.hits, "a photo always gets its closest books"
+    assert result.cover_identified is False and result.verdict != "found", (result.cover_text, result.hits[0].title)
+    assert all(hit.tier != "found" for hit in result.hits)
 
 
 def test_the_clip_profile_runs_the_same_localisation_and_fusion(clip_folio, sample_catalog):
