@@ -1,12 +1,16 @@
-"""The book store: two Chroma collections keyed by the same book id.
+"""The book store: three Chroma collections keyed by the same book id.
 
 - ``<name>_texts``: one vector per book for its text (title, author, description), the text
   as the document and the book's metadata. Written *last* for a book, with the book's content
   hash: a book counts as stored only when its text record carries the current hash, so an ingest
-  killed between the two writes is redone, never half-kept.
+  killed between the writes is redone, never half-kept.
 - ``<name>_covers``: one vector per book for its cover (absent for blank or missing covers).
+- ``<name>_passages``: vectors of the passages of long descriptions (``multimodal.passages``: ids
+  ``<book id>#p<n>``, metadata ``book_id`` and the filter fields), written before the book's text
+  record and deleted with the book. Created by the first write that has passages: a store built
+  before passages existed has none, and reading it creates nothing.
 
-Both are created with cosine space, explicit embeddings (``embedding_function=None``) and an
+All are created with cosine space, explicit embeddings (``embedding_function=None``) and an
 ``ef_search`` of at least the shortlist size. The profile and model identity that built the
 vectors are kept in the collections' metadata; opening a store with other models is refused.
 The same code runs on an embedded ``PersistentClient`` or a Chroma server (``HttpClient``).
@@ -31,7 +35,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -39,6 +43,7 @@ import numpy as np
 
 from multimodal.chroma_server import heartbeat
 from multimodal.errors import StoreMismatch, StoreUnavailable
+from multimodal.passages import Passage, book_of
 from multimodal.records import BookRecord, SearchFilters, fold
 from multimodal.retry import RetryPolicy, retrying
 from multimodal.settings import Settings
@@ -61,7 +66,8 @@ HNSW_EF_SEARCH = 1600
 # 0.3 s with 128 (one ingest chunk), for 14 % more time writing the books (benchmarks/store_reopen.py,
 # docs/reliability.md). Applies to existing collections too.
 HNSW_SYNC_THRESHOLD = 128
-Channel = str  # "texts" or "covers"
+Channel = str  # "texts", "covers" or "passages"
+PASSAGES_ASKED_PER_BOOK = 4  # a search for n books asks for this many times n passages, then keeps each book's best
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)
@@ -72,6 +78,15 @@ class StoredBook:
     record: BookRecord
     text_vector: np.ndarray | None
     cover_vector: np.ndarray | None
+    passage_vectors: np.ndarray | None = None  # one row per passage; None: not read, or no passages
+
+    def similarity(self, channel: Channel, vector: np.ndarray) -> float | None:
+        """The cosine of a query vector with this book's vector on a channel (its best passage for
+        "passages"), or None when the book has no vector there (a blank cover, a short description)."""
+        stored = {"texts": self.text_vector, "covers": self.cover_vector, "passages": self.passage_vectors}[channel]
+        if stored is None or not len(stored):
+            return None
+        return float(np.max(np.atleast_2d(stored) @ vector))
 
 
 @dataclass(frozen=True)
@@ -82,6 +97,7 @@ class StoreInfo:
     covers: int
     updated: float | None
     location: str
+    passages: int = 0
 
 
 def store_exists(settings: Settings) -> bool:
@@ -232,6 +248,7 @@ class BookStore:
     def _open_collections(self) -> None:
         self.texts = self._open(f"{self.settings.collection}_texts")
         self.covers = self._open(f"{self.settings.collection}_covers")
+        self.passages = self._open_if_there(f"{self.settings.collection}_passages")
         self.folded_filters = bool((self.texts.metadata or {}).get("folio_folded_filters"))
 
     def _open(self, name: str):
@@ -252,6 +269,16 @@ class BookStore:
         if changes:
             self._call(f"configuring {name}", collection.modify, configuration={"hnsw": changes})
         return collection
+
+    def _open_if_there(self, name: str):
+        """A collection that only writes create (passages): None when the store has none yet."""
+        try:
+            self._call(f"looking for {name}", self.client.get_collection, name, embedding_function=None)
+        except StoreUnavailable:
+            raise
+        except Exception:
+            return None
+        return self._open(name)
 
     def _create(self, name: str, ef_search: int):
         try:
@@ -309,7 +336,7 @@ class BookStore:
         with lock.exclusive() if lock else contextlib.nullcontext():
             client = client or make_client(settings, policy)
             try:
-                for suffix in ("_texts", "_covers"):
+                for suffix in ("_texts", "_covers", "_passages"):
                     name = f"{settings.collection}{suffix}"
                     try:
                         retrying(
@@ -339,20 +366,25 @@ class BookStore:
         books: Sequence[BookRecord],
         text_vectors: np.ndarray,
         cover_vectors: Sequence[np.ndarray | None],
+        passages: Sequence[Passage] = (),
+        passage_vectors: np.ndarray | None = None,
     ) -> None:
-        """Store books: cover vectors first, text records (which carry the content hash) last.
+        """Store books: cover vectors first, then their passages, text records (which carry the content hash) last.
 
-        A book written again is replaced, not merged: its stored record equals a clean ingest's.
-        One call is one committed change: other processes' readers wait for all of it, then reopen.
+        A book written again is replaced, not merged: its stored record equals a clean ingest's, and
+        its old passages are deleted before its new ones are written. One call is one committed
+        change: other processes' readers wait for all of it, then reopen.
         """
         with self._writing():
-            self._write(books, text_vectors, cover_vectors)
+            self._write(books, text_vectors, cover_vectors, passages, passage_vectors)
 
     def _write(
         self,
         books: Sequence[BookRecord],
         text_vectors: np.ndarray,
         cover_vectors: Sequence[np.ndarray | None],
+        passages: Sequence[Passage] = (),
+        passage_vectors: np.ndarray | None = None,
     ) -> None:
         with_cover = [i for i, vector in enumerate(cover_vectors) if vector is not None]
         without_cover = [books[i].book_id for i, vector in enumerate(cover_vectors) if vector is None]
@@ -368,6 +400,7 @@ class BookStore:
             )
         if without_cover:
             self._call("removing cover vectors", self.covers.delete, ids=without_cover)
+        self._write_passages(books, passages, passage_vectors)
         for part in self._batches(len(books)):
             chunk = books[part]
             ids = [book.book_id for book in chunk]
@@ -380,6 +413,33 @@ class BookStore:
                 documents=[book.document for book in chunk],
             )
 
+    def _write_passages(
+        self, books: Sequence[BookRecord], passages: Sequence[Passage], vectors: np.ndarray | None
+    ) -> None:
+        """Replace the books' passages: the old ones deleted (a changed description may have fewer), the new written."""
+        if self.passages is None:
+            if not passages:
+                return
+            self.passages = self._open(f"{self.settings.collection}_passages")  # created by this first write
+        self._delete_passages([book.book_id for book in books])
+        filters = {book.book_id: book.filter_metadata() for book in books}
+        for part in self._batches(len(passages)):
+            chunk = passages[part]
+            self._call(
+                "writing passage vectors",
+                self.passages.upsert,
+                ids=[passage.passage_id for passage in chunk],
+                embeddings=np.asarray(vectors[part]),
+                metadatas=[{"book_id": passage.book_id, **filters[passage.book_id]} for passage in chunk],
+            )
+
+    def _delete_passages(self, book_ids: Sequence[str]) -> None:
+        if self.passages is None:
+            return
+        for part in self._batches(len(book_ids)):
+            where = {"book_id": {"$in": list(book_ids[part])}}
+            self._call("deleting passages", self.passages.delete, where=where)
+
     def _replacing(self, collection: Any, ids: list[str], metadatas: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """``metadatas`` plus ``None`` for every stored key they lack: Chroma merges metadata on upsert,
         and removes a key set to None, so an emptied author or a cleared flag does not linger."""
@@ -391,6 +451,7 @@ class BookStore:
         if not ids:
             return
         with self._writing():
+            self._delete_passages(ids)  # first: a book's passages never outlive its record
             for part in self._batches(len(ids)):
                 self._call("deleting books", self.texts.delete, ids=list(ids[part]))
                 self._call("deleting books", self.covers.delete, ids=list(ids[part]))
@@ -454,37 +515,47 @@ class BookStore:
     def nearest(
         self, channel: Channel, vector: np.ndarray, n: int, where: dict[str, Any] | None = None
     ) -> list[tuple[str, float]]:
-        """The n nearest books on one channel, as (book id, cosine similarity)."""
+        """The n nearest books on one channel, as (book id, cosine similarity), best first.
+
+        On "passages", the nearest passages folded to their books: each book at its best passage.
+        """
         if n <= 0:
             return []
+        by_passage = channel == "passages"
         with self._reading():
-            collection = self.texts if channel == "texts" else self.covers
+            collection = {"texts": self.texts, "covers": self.covers, "passages": self.passages}[channel]
+            if collection is None:  # a store without passages
+                return []
             got = self._call(  # Chroma returns what there is when the collection holds fewer than n
                 "searching",
                 collection.query,
                 query_embeddings=[vector],
-                n_results=n,
+                n_results=n * PASSAGES_ASKED_PER_BOOK if by_passage else n,
                 where=where,
                 include=["distances"],
             )
-        return [
-            (book_id, 1.0 - float(distance))
-            for book_id, distance in zip(got["ids"][0], got["distances"][0], strict=False)
+        found = [
+            (item, 1.0 - float(distance)) for item, distance in zip(got["ids"][0], got["distances"][0], strict=False)
         ]
+        if not by_passage:
+            return found
+        best: dict[str, float] = {}
+        for passage, similarity in found:
+            best.setdefault(book_of(passage), similarity)
+        return list(best.items())[:n]
 
     def fetch(self, ids: Sequence[str], with_vectors: bool = True) -> dict[str, StoredBook]:
-        """The stored books of ``ids`` (the unknown ones are left out), with both vectors or none."""
-        wanted = ids if with_vectors else ()
-        return self.read_candidates(ids, wanted, wanted)
+        """The stored books of ``ids`` (the unknown ones are left out), with all their vectors or none."""
+        wanted = dict.fromkeys(("texts", "covers", "passages"), ids) if with_vectors else {}
+        return self.read_candidates(ids, wanted)
 
     def read_candidates(
         self,
         ids: Sequence[str],
-        text_vectors_for: Collection[str],
-        cover_vectors_for: Collection[str],
+        vectors_for: Mapping[Channel, Collection[str]],
         where: dict[str, Any] | None = None,
     ) -> dict[str, StoredBook]:
-        """The records of ``ids`` that pass ``where``, with only the vectors asked for.
+        """The records of ``ids`` that pass ``where``, with only the vectors asked for (by channel: which books).
 
         A search already knows the similarity of each book a channel returned; it reads vectors
         only for the books that channel did not return. Chroma's cost grows with every record
@@ -495,11 +566,19 @@ class BookStore:
         with self._reading():  # records and vectors from one state of the store
             got = self._call("reading books", self.texts.get, ids=list(ids), where=where, include=["metadatas"])
             admitted = set(got["ids"])
-            text_vectors = self._vectors(self.texts, sorted(admitted.intersection(text_vectors_for)))
-            cover_vectors = self._vectors(self.covers, sorted(admitted.intersection(cover_vectors_for)))
+
+            def wanted(channel: Channel) -> list[str]:
+                return sorted(admitted.intersection(vectors_for.get(channel, ())))
+
+            text_vectors = self._vectors(self.texts, wanted("texts"))
+            cover_vectors = self._vectors(self.covers, wanted("covers"))
+            passage_vectors = self._passage_vectors(wanted("passages"))
         return {
             book_id: StoredBook(
-                BookRecord.from_metadata(book_id, metadata or {}), text_vectors.get(book_id), cover_vectors.get(book_id)
+                BookRecord.from_metadata(book_id, metadata or {}),
+                text_vectors.get(book_id),
+                cover_vectors.get(book_id),
+                passage_vectors.get(book_id),
             )
             for book_id, metadata in zip(got["ids"], got["metadatas"], strict=True)
         }
@@ -513,6 +592,20 @@ class BookStore:
             return {}
         return {book_id: np.asarray(vector, np.float32) for book_id, vector in zip(got["ids"], embeddings, strict=True)}
 
+    def _passage_vectors(self, book_ids: list[str]) -> dict[str, np.ndarray]:
+        """Each book's passage vectors (one row per passage); books without passages are left out."""
+        if self.passages is None or not book_ids:
+            return {}
+        rows: dict[str, list[np.ndarray]] = {}
+        for part in self._batches(len(book_ids)):
+            where = {"book_id": {"$in": book_ids[part]}}
+            got = self._call(
+                "reading passage vectors", self.passages.get, where=where, include=["embeddings", "metadatas"]
+            )
+            for metadata, vector in zip(got["metadatas"], got["embeddings"], strict=True):
+                rows.setdefault(str(metadata["book_id"]), []).append(np.asarray(vector, np.float32))
+        return {book_id: np.stack(vectors) for book_id, vectors in rows.items()}
+
     def info(self) -> StoreInfo:
         with self._reading():
             return StoreInfo(
@@ -522,4 +615,5 @@ class BookStore:
                 covers=self._call("counting cover vectors", self.covers.count),
                 updated=(self.texts.metadata or {}).get("folio_updated"),
                 location=self.location,
+                passages=self._call("counting passages", self.passages.count) if self.passages is not None else 0,
             )
