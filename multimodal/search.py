@@ -162,21 +162,26 @@ class Searcher:
     ) -> list[StoredBook]:
         """The shortlisted books, read with the vectors that their signals still need."""
         ids = shortlist.ids() - {exclude}
-        unknown: dict[str, set[str]] = {"texts": set(), "covers": set()}
+        unknown: dict[str, set[str]] = {}
         for signal, _ in self.channels(query):
-            unknown[signal.channel.collection] |= ids - shortlist.found[signal.name].keys()
-        books = self.store.read_candidates(sorted(ids), unknown["texts"], unknown["covers"], self.store.where(filters))
+            unknown.setdefault(signal.channel.collection, set()).update(ids - shortlist.found[signal.name].keys())
+        books = self.store.read_candidates(sorted(ids), unknown, self.store.where(filters))
         return [book for book in books.values() if filters.admits(book.record)]
 
     def channel_signals(self, query: EncodedQuery, book: StoredBook, shortlist: Shortlist) -> dict[str, float]:
         """Each channel's signal for a book: as the channel returned it, else (vector channels) computed
-        from the book's vector. A full-text channel that did not return the book gives it no signal."""
-        stored = {"texts": book.text_vector, "covers": book.cover_vector}
+        from the book's vector(s), and never below the signal it extends (``VectorChannel.at_least``). A
+        full-text channel that did not return the book gives it no signal."""
         book_id = book.record.book_id
         signals = {name: found[book_id] for name, found in shortlist.found.items() if book_id in found}
         for signal, vector in self.channels(query):
-            if signal.name not in signals and stored[signal.channel.collection] is not None:  # blank cover: none
-                signals[signal.name] = float(np.dot(vector, stored[signal.channel.collection]))
+            channel = signal.channel
+            if signal.name not in signals:
+                value = book.similarity(channel.collection, vector)  # None: a blank cover, no passages
+                if value is not None:
+                    signals[signal.name] = value
+            if channel.at_least in signals:
+                signals[signal.name] = max(signals.get(signal.name, -1.0), signals[channel.at_least])
         return signals
 
     # -- stage 2 -----------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from multimodal.fingerprint import phash_similarity
 from multimodal.lexicon import title_match
 from multimodal.records import BookRecord
 
-Collection = Literal["texts", "covers"]
+Collection = Literal["texts", "covers", "passages"]
 Group = Literal["title/author", "cover text", "visual", "description"]
 GROUP_ORDER: tuple[Group, ...] = ("title/author", "cover text", "visual", "description")
 
@@ -63,6 +63,9 @@ class VectorChannel:
     query_vector: str  # an EncodedQuery field
     collection: Collection
     cross_modal: bool = False  # text vs picture: only when the profile embeds both in one space
+    # Another vector signal this one is never below: a book's passages vs its whole text, which the
+    # passages only extend (a book whose text the vector reads whole has no passages: its text counts).
+    at_least: str = ""
 
 
 @dataclass(frozen=True)
@@ -183,6 +186,16 @@ VECTOR_SIGNALS = (
 )  # fmt: skip
 for name, group, compares, threshold, query_vector, collection, cross_modal in VECTOR_SIGNALS:
     register(Signal(name, 1, group, compares, threshold, VectorChannel(query_vector, collection, cross_modal)))
+
+# Stage 1, passages of long descriptions (multimodal.passages): the channel finds books by their best
+# passage; the signal is the best of that and the book's whole text, so it is defined for every book.
+register(
+    Signal(
+        "text_vs_passages", 1, "description",
+        "your words vs the best-matching passage of the book's description (embeddings, the whole text read)", 0.4,
+        VectorChannel("text_vector", "passages", at_least="text_vs_text"),
+    )
+)  # fmt: skip
 
 # Stage 1, full text (multimodal.fulltext): (name, group, what it compares, match threshold, query words)
 FULLTEXT_SIGNALS = (
