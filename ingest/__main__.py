@@ -49,6 +49,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, help="images per model forward (FOLIO_BATCH_SIZE)")
     parser.add_argument("--workers", type=int, default=4, help="image decoding threads")
     parser.add_argument("--ocr", action="store_true", help="read the text on each cover and store it with the book")
+    passages_help = "do not embed the passages of descriptions longer than the text vector reads (smaller, faster)"
+    parser.add_argument("--no-passages", action="store_true", help=passages_help)
     parser.add_argument("--encoding", help="the catalog's encoding when it is not UTF-8 (default: detected, and said)")
     parser.add_argument("--prune", action="store_true", help="remove books that are no longer in the catalog")
     limit_help = f"refuse a prune removing more than this share of the store (default {PRUNE_LIMIT})"
@@ -103,6 +105,7 @@ def options_from(args: argparse.Namespace, settings: Settings) -> IngestOptions:
         columns=ColumnMap.from_arguments(args.map),
         encoding=args.encoding,
         ocr=args.ocr,
+        passages=not args.no_passages,
         prune=args.prune,
         prune_limit=args.prune_limit,
         force=args.force,

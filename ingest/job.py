@@ -54,6 +54,7 @@ class IngestOptions:
     columns: ColumnMap = field(default_factory=ColumnMap)
     encoding: str | None = None  # the catalog's encoding when it is not UTF-8 (else detected)
     ocr: bool = False
+    passages: bool = True  # embed the passages of descriptions longer than the text vector reads (multimodal.passages)
     prune: bool = False
     prune_limit: float = PRUNE_LIMIT  # the largest share of the store a prune removes without force
     force: bool = False
@@ -181,7 +182,7 @@ class IngestJob:
             download_seconds=options.download_seconds,
             allow_private_urls=options.allow_private_urls,
         )
-        self.mapper = BookMapper(models, covers, options.ocr, options.shard)
+        self.mapper = BookMapper(models, covers, options.ocr, options.shard, options.passages)
         self.writer = BookWriter(store)
         self.store = store
         self.summary = IngestSummary(

@@ -2,7 +2,9 @@
 
 Per row: validation, cover bytes, content hash. For new or changed books only: image decoding
 (in worker threads), the truncated/unreadable/blank-cover checks, perceptual hash, optional OCR;
-then, per chunk, encoding (text and image vectors, batched, in the calling thread).
+then, per chunk, encoding (text and image vectors, batched, in the calling thread). A book whose text
+is longer than the text encoder reads whole also gets its description's passages embedded, in the
+same forwards as the books' texts (``multimodal.passages``).
 
 A cover that cannot be used costs the book its cover vector, never its text: the book is kept,
 flagged (``truncated-cover`` when decoded as far as its data goes, ``unreadable-cover``,
@@ -15,7 +17,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -26,6 +28,7 @@ from multimodal.errors import BadImage
 from multimodal.fingerprint import phash
 from multimodal.images import blank_reason, decode_image
 from multimodal.models import Models
+from multimodal.passages import PASSAGE_RULE, Passage, passages
 from multimodal.records import BLANK_COVER, TRUNCATED_COVER, UNREADABLE_COVER, BookRecord
 from multimodal.scorers import CoverReader
 
@@ -50,12 +53,15 @@ class Candidate:
 
 @dataclass
 class EncodedBook:
-    """A book ready for the writer: its record and vectors (no cover vector when the cover is unusable)."""
+    """A book ready for the writer: its record and vectors (no cover vector when the cover is unusable;
+    passages only when its text is longer than the text encoder reads whole)."""
 
     record: BookRecord
     text_vector: np.ndarray
     cover_vector: np.ndarray | None
     is_update: bool
+    passages: list[Passage] = field(default_factory=list)
+    passage_vectors: np.ndarray | None = None  # one row per passage
 
 
 def shard_of(book_id: str, count: int) -> int:
@@ -65,12 +71,18 @@ def shard_of(book_id: str, count: int) -> int:
 
 class BookMapper:
     def __init__(
-        self, models: Models, covers: CoverFetcher, ocr: bool = False, shard: tuple[int, int] | None = None
+        self,
+        models: Models,
+        covers: CoverFetcher,
+        ocr: bool = False,
+        shard: tuple[int, int] | None = None,
+        with_passages: bool = True,
     ) -> None:
         self.models = models
         self.covers = covers
         self.ocr = ocr
         self.shard = shard
+        self.with_passages = with_passages
         self.cover_reader: CoverReader | None = None
         if ocr:
             self.cover_reader = models.cover_reader or CoverReader()
@@ -115,9 +127,11 @@ class BookMapper:
         return Candidate(row.row, record, cover_bytes)
 
     def content_hash(self, record: BookRecord, cover_bytes: bytes) -> str:
-        """What decides whether a stored book is current: models, options, text fields and cover bytes."""
+        """What decides whether a stored book is current: models, options (passages: the rule that made
+        them), text fields and cover bytes."""
         fields = json.dumps([record.title, record.author, record.description, record.year, record.genre, record.isbn])
-        digest = hashlib.sha256(f"{self.models.identity}|ocr={self.ocr}|{fields}|".encode())
+        passage_rule = PASSAGE_RULE if self.with_passages else "none"
+        digest = hashlib.sha256(f"{self.models.identity}|ocr={self.ocr}|{passage_rule}|{fields}|".encode())
         digest.update(cover_bytes)
         return digest.hexdigest()
 
@@ -177,12 +191,22 @@ class BookMapper:
         else:
             self.phashes[record.phash] = record.book_id
 
+    def passages_of(self, record: BookRecord) -> list[Passage]:
+        return passages(record, self.models.text_encoder.window_tokens) if self.with_passages else []
+
     def encode(self, ready: list[Candidate]) -> list[EncodedBook]:
-        """Text vectors for every book, cover vectors for those with a usable cover (batched forwards)."""
-        text_vectors = self.models.text_encoder.encode_texts([c.record.document for c in ready])
+        """Text vectors for every book and its passages (in the same batched forwards), cover vectors for
+        those with a usable cover."""
+        book_passages = [self.passages_of(c.record) for c in ready]
+        passage_texts = [passage.text for found in book_passages for passage in found]
+        vectors = self.models.text_encoder.encode_texts([c.record.document for c in ready] + passage_texts)
+        text_vectors, passage_vectors = vectors[: len(ready)], vectors[len(ready) :]
         with_cover = [c for c in ready if c.prepared is not None]
         image_vectors = iter(self.models.image_encoder.encode_prepared([c.prepared for c in with_cover]))
-        return [
-            EncodedBook(c.record, text_vector, next(image_vectors) if c.prepared is not None else None, c.is_update)
-            for c, text_vector in zip(ready, text_vectors, strict=True)
-        ]
+        books, start = [], 0
+        for c, text_vector, found in zip(ready, text_vectors, book_passages, strict=True):
+            cover_vector = next(image_vectors) if c.prepared is not None else None
+            mine = passage_vectors[start : start + len(found)]
+            books.append(EncodedBook(c.record, text_vector, cover_vector, c.is_update, found, mine))
+            start += len(found)
+        return books

@@ -1,7 +1,8 @@
 """The writer: encoded books → the store; books no longer in the catalog → pruned, within limits.
 
-Writes go through :meth:`BookStore.write` (cover vectors first, the text record with the content
-hash last; a rewritten book is replaced, not merged). Pruning is guarded: it never acts on a
+Writes go through :meth:`BookStore.write` (cover vectors first, then the passages of long
+descriptions, the text record with the content hash last; a rewritten book is replaced, not merged,
+its old passages deleted). Pruning is guarded: it never acts on a
 catalog that yielded no valid row (a header-only file, a wrong delimiter, a mistyped ``--map``),
 and it refuses to remove more than ``limit`` of the store unless forced. A refusal says why and
 what would have gone.
@@ -44,10 +45,13 @@ class BookWriter:
         self.store = store
 
     def write(self, books: list[EncodedBook]) -> None:
+        with_passages = [book for book in books if book.passages]
         self.store.write(
             [book.record for book in books],
             np.stack([book.text_vector for book in books]),
             [book.cover_vector for book in books],
+            [passage for book in with_passages for passage in book.passages],
+            np.concatenate([book.passage_vectors for book in with_passages]) if with_passages else None,
         )
 
     def plan_prune(self, catalog_ids: set[str], valid_rows: int, limit: float, force: bool) -> PrunePlan:
