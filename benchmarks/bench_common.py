@@ -152,13 +152,14 @@ def cover_path(row: dict[str, str]) -> Path:
 
 
 def text_queries(rows: list[dict[str, str]], count: int, seed: int = 1) -> list[str]:
-    """What readers type: a title, an author, a title and author, or a few words of a blurb."""
+    """What readers type: a title, an author, a title and author, or a few words of a blurb
+    (the title where a book has no author or too short a blurb)."""
     rng = random.Random(seed)
     queries = []
     for i, row in enumerate(rng.sample(rows, min(count, len(rows)))):
         words = row["description"].split()
         kind = i % 4
-        if kind == 0 or (kind == 3 and len(words) < 6):
+        if kind == 0 or (kind == 3 and len(words) < 6) or (kind in (1, 2) and not row["author"].strip()):
             queries.append(row["title"])
         elif kind == 1:
             queries.append(row["author"])
@@ -270,12 +271,15 @@ def seed_store(profile: str, bench_dir: Path = BENCH_DIR):
 
 
 class SyntheticBooks:
-    """Plausible books made from the real listings' words; blurb lengths follow the real ones."""
+    """Plausible books made from the real listings' words; blurb lengths follow the real ones.
+
+    Each chunk of books is drawn from its own seed (the catalog size and the chunk's first index),
+    so a build that stopped is resumed with exactly the books an uninterrupted build would write.
+    """
 
     GENRES = ("romance", "mystery", "fantasy", "thriller", "historical fiction", "science fiction", "young adult")
 
-    def __init__(self, rows: list[dict[str, str]], covers: list[Path], phashes: list[str], seed: int) -> None:
-        self.rng = random.Random(seed)
+    def __init__(self, rows: list[dict[str, str]], covers: list[Path], phashes: list[str]) -> None:
         self.title_words = [word for row in rows for word in row["title"].split()]
         names = [row["author"].split() for row in rows if len(row["author"].split()) >= 2]
         self.first_names = [name[0] for name in names]
@@ -283,10 +287,13 @@ class SyntheticBooks:
         self.blurbs = [row["description"].split() for row in rows if row["description"].strip()]
         self.covers, self.phashes = covers, phashes
 
-    def make(self, index: int):
+    def chunk(self, seed: tuple[int, int], indices: range) -> list:
+        rng = random.Random(f"{seed[0]}-{seed[1]}")
+        return [self.make(rng, index) for index in indices]
+
+    def make(self, rng: random.Random, index: int):
         from multimodal.records import BookRecord
 
-        rng = self.rng
         words = rng.choice(self.blurbs) + rng.choice(self.blurbs)
         rng.shuffle(words)
         length = len(rng.choice(self.blurbs))
@@ -306,7 +313,13 @@ class SyntheticBooks:
 
 
 def catalog_store(profile: str, size: int, bench_dir: Path = BENCH_DIR):
-    """Settings of a store holding ``size`` books (built once, then reused)."""
+    """Settings of a store holding ``size`` books (built once, then reused).
+
+    The build writes straight through ``BookStore.write`` (the product's HNSW parameters), one
+    committed chunk of ``SYNTHETIC_CHUNK`` books at a time. A build that was stopped is resumed
+    from its last complete chunk when this is called again: the 100,000-book catalog need not be
+    built in one sitting on a busy machine. ``complete.json`` is written only when every book is in.
+    """
     from multimodal.store import BookStore
 
     folder = bench_dir / "stores" / f"{profile}-{size}"
@@ -320,28 +333,38 @@ def catalog_store(profile: str, size: int, bench_dir: Path = BENCH_DIR):
     real_books = [real[isbn] for isbn in order if isbn in real][:size]
     store = BookStore(settings, profile, seed.identity)
     start = time.perf_counter()
-    store.write(
-        [book.record for book in real_books],
-        np.stack([book.text_vector for book in real_books]),
-        [book.cover_vector for book in real_books],
-    )
+    if store.count() < len(real_books):
+        store.write(
+            [book.record for book in real_books],
+            np.stack([book.text_vector for book in real_books]),
+            [book.cover_vector for book in real_books],
+        )
     text_dim = len(real_books[0].text_vector)
     cover_dim = len(next(book.cover_vector for book in real_books if book.cover_vector is not None))
-    rows = romance_rows()
     covers = [Path(book.record.cover) for book in real.values() if book.record.cover]
     phashes = [book.record.phash for book in real.values() if book.record.cover]
-    books = SyntheticBooks(rows, covers, phashes, seed=size)
-    rng = np.random.default_rng(size)
+    books = SyntheticBooks(romance_rows(), covers, phashes)
     real_texts = np.stack([book.text_vector for book in real.values()])
-    for first in range(len(real_books), size, SYNTHETIC_CHUNK):
-        records = [books.make(i) for i in range(first, min(size, first + SYNTHETIC_CHUNK))]
+    # Resume at the chunk the stored count falls in (a killed write may have left it part-written;
+    # writing it again replaces what is there).
+    resume = len(real_books) + (store.count() - len(real_books)) // SYNTHETIC_CHUNK * SYNTHETIC_CHUNK
+    for first in range(resume, size, SYNTHETIC_CHUNK):
+        records = books.chunk((size, first), range(first, min(size, first + SYNTHETIC_CHUNK)))
+        rng = np.random.default_rng((size, first))
         if profile == "offline":
             text_vectors = mixed_vectors(rng, real_texts, len(records))
         else:
             text_vectors = unit_vectors(rng, len(records), text_dim)
         store.write(records, text_vectors, list(unit_vectors(rng, len(records), cover_dim)))
-        print(f"  {profile}-{size}: {first + len(records)} books, {time.perf_counter() - start:.0f}s", flush=True)
-    done.write_text(json.dumps({"books": store.count(), "seconds": round(time.perf_counter() - start, 1)}))
+        load = ", ".join(f"{value:.1f}" for value in load_average())
+        print(
+            f"  {profile}-{size}: {first + len(records):,} books, {time.perf_counter() - start:.0f}s (load {load})",
+            flush=True,
+        )
+    books_in = store.count()
+    if books_in != size:
+        raise RuntimeError(f"{folder}: {books_in} books stored after the build, expected {size}")
+    done.write_text(json.dumps({"books": books_in, "seconds_this_run": round(time.perf_counter() - start, 1)}))
     return settings
 
 
