@@ -10,18 +10,22 @@ architectures with random weights, saved once to files so that the product's own
 
 The compute per query is the same as with trained weights. The offline profile runs its real weights.
 
-Catalogs. The real part is the 1,435 romance books of ../shared/data/romance-covers (covers, titles,
-authors, blurbs), ingested by the real ingest job once per profile (the "seed" store). A catalog of
-N books takes the first min(N, 1,435) real books and fills the rest with synthetic books written
-straight into the store's collections (``BookStore.write``, as ingest does): plausible metadata
-(titles, authors and blurbs recombined from the real listings' words, blurb lengths drawn from the
-real ones), with
+Catalogs. The real part is the 1,431 romance books of ../shared/data/romance-covers with a readable
+cover (4 of the 1,435 files are truncated), ingested by the real ingest job once per profile (the
+"seed" store). A catalog of N books takes the first min(N, 1,431) real books and fills the rest
+with synthetic books written straight into the store's collections (``BookStore.write``, as ingest
+does): plausible metadata (titles, authors and blurbs recombined from the real listings' words,
+blurb lengths drawn from the real ones), with
 
 - clip profile: random unit vectors for texts and covers;
 - offline profile: text vectors shaped like all-MiniLM-L6-v2's (each a random mix of three real
   embeddings of the romance book texts plus noise, see ``mixed_vectors``; embedding ~100k
   synthetic texts for real took hours on this loaded 2-core machine), random unit perceptual
-  cover vectors.
+  cover vectors;
+- or, with ``--text-only``, no cover for the synthetic books (text queries at half the build cost).
+
+The build is resumable (each chunk of synthetic books is drawn from its own seed): run the same
+command again after a stop and it goes on from the last complete chunk.
 
 Everything is cached under ``--bench-dir`` (default /tmp/folio-bench, or FOLIO_BENCH_DIR).
 """
@@ -36,6 +40,7 @@ import random
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 
@@ -287,9 +292,10 @@ class SyntheticBooks:
         self.blurbs = [row["description"].split() for row in rows if row["description"].strip()]
         self.covers, self.phashes = covers, phashes
 
-    def chunk(self, seed: tuple[int, int], indices: range) -> list:
+    def chunk(self, seed: tuple[int, int], indices: range, covers: bool = True) -> list:
         rng = random.Random(f"{seed[0]}-{seed[1]}")
-        return [self.make(rng, index) for index in indices]
+        books = [self.make(rng, index) for index in indices]
+        return books if covers else [replace(book, cover="", phash="") for book in books]
 
     def make(self, rng: random.Random, index: int):
         from multimodal.records import BookRecord
@@ -312,17 +318,26 @@ class SyntheticBooks:
         )
 
 
-def catalog_store(profile: str, size: int, bench_dir: Path = BENCH_DIR):
+def catalog_folder(profile: str, size: int, synthetic_covers: bool = True) -> str:
+    return f"{profile}-{size}" + ("" if synthetic_covers else "-textonly")
+
+
+def catalog_store(profile: str, size: int, bench_dir: Path = BENCH_DIR, synthetic_covers: bool = True):
     """Settings of a store holding ``size`` books (built once, then reused).
 
     The build writes straight through ``BookStore.write`` (the product's HNSW parameters), one
     committed chunk of ``SYNTHETIC_CHUNK`` books at a time. A build that was stopped is resumed
     from its last complete chunk when this is called again: the 100,000-book catalog need not be
     built in one sitting on a busy machine. ``complete.json`` is written only when every book is in.
+
+    ``synthetic_covers=False`` (folder ``…-textonly``): the synthetic books have no cover (no cover
+    vector, as books without a cover image), so only the text collection grows with the catalog.
+    HNSW inserts are what the build costs, and text queries never search the cover collection, so
+    this catalog times text queries at half the build; image queries on it would not be at its size.
     """
     from multimodal.store import BookStore
 
-    folder = bench_dir / "stores" / f"{profile}-{size}"
+    folder = bench_dir / "stores" / catalog_folder(profile, size, synthetic_covers)
     settings = profile_settings(profile, folder, bench_dir)
     done = folder / "complete.json"
     if done.is_file():
@@ -349,13 +364,14 @@ def catalog_store(profile: str, size: int, bench_dir: Path = BENCH_DIR):
     # writing it again replaces what is there).
     resume = len(real_books) + (store.count() - len(real_books)) // SYNTHETIC_CHUNK * SYNTHETIC_CHUNK
     for first in range(resume, size, SYNTHETIC_CHUNK):
-        records = books.chunk((size, first), range(first, min(size, first + SYNTHETIC_CHUNK)))
+        records = books.chunk((size, first), range(first, min(size, first + SYNTHETIC_CHUNK)), synthetic_covers)
         rng = np.random.default_rng((size, first))
         if profile == "offline":
             text_vectors = mixed_vectors(rng, real_texts, len(records))
         else:
             text_vectors = unit_vectors(rng, len(records), text_dim)
-        store.write(records, text_vectors, list(unit_vectors(rng, len(records), cover_dim)))
+        cover_vectors = unit_vectors(rng, len(records), cover_dim)
+        store.write(records, text_vectors, list(cover_vectors) if synthetic_covers else [None] * len(records))
         load = ", ".join(f"{value:.1f}" for value in load_average())
         print(
             f"  {profile}-{size}: {first + len(records):,} books, {time.perf_counter() - start:.0f}s (load {load})",
@@ -377,11 +393,12 @@ def main() -> None:
     parser.add_argument("--profiles", nargs="+", default=["clip", "offline"], choices=list_profiles())
     parser.add_argument("--sizes", nargs="+", type=int, default=[1000, 10_000, 100_000])
     parser.add_argument("--bench-dir", type=Path, default=BENCH_DIR)
+    parser.add_argument("--text-only", action="store_true", help="synthetic books without covers (see catalog_store)")
     args = parser.parse_args()
     for profile in args.profiles:
         for size in args.sizes:
             start = time.perf_counter()
-            settings = catalog_store(profile, size, args.bench_dir)
+            settings = catalog_store(profile, size, args.bench_dir, synthetic_covers=not args.text_only)
             print(f"{profile}-{size}: ready at {settings.data_dir} ({time.perf_counter() - start:.0f}s)", flush=True)
 
 

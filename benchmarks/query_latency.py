@@ -44,6 +44,7 @@ import numpy as np
 from bench_common import (
     BENCH_DIR,
     CROSS_SCORE_TOP,
+    catalog_folder,
     catalog_store,
     cover_path,
     machine_line,
@@ -115,10 +116,11 @@ def summarise(kind_timings: list[dict[str, float]]) -> dict[str, dict[str, float
     return summary
 
 
-def synthetic_catalog(profile: str, size: int, bench_dir: Path) -> Catalog:
+def synthetic_catalog(profile: str, size: int, bench_dir: Path, synthetic_covers: bool) -> Catalog:
     """A bench_common catalog: its real part is the first romance books, and queries come from them."""
     rows = [row | {"cover": str(cover_path(row))} for row in romance_rows(min(size, 1431))]
-    return Catalog(f"{profile}-{size}", catalog_store(profile, size, bench_dir), rows)
+    settings = catalog_store(profile, size, bench_dir, synthetic_covers)
+    return Catalog(catalog_folder(profile, size, synthetic_covers), settings, rows)
 
 
 def real_catalog(profile: str, name: str, data_dir: Path, bench_dir: Path) -> Catalog:
@@ -304,6 +306,7 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="*", type=int, default=[1000, 10_000, 100_000], help="none: only --plot")
     parser.add_argument("--stores", nargs="*", type=store_argument, default=[], help="NAME=DATA_DIR: real catalogs")
     parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS, help="which queries to time")
+    parser.add_argument("--text-only", action="store_true", help="synthetic books without covers: text queries only")
     parser.add_argument("--queries", type=int, default=30, help="timed queries of each kind")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--bench-dir", type=Path, default=BENCH_DIR)
@@ -311,9 +314,11 @@ def main() -> None:
     parser.add_argument("--results", type=Path, help="JSON file: merged with earlier results, used for --plot")
     parser.add_argument("--plot", type=Path, help="write a PNG of latency against catalog size")
     args = parser.parse_args()
+    if args.text_only and args.kinds != ["text"]:
+        parser.error("--text-only catalogs have no synthetic covers: time them with --kinds text")
 
     catalogs = {  # build what is missing before any timing
-        profile: [synthetic_catalog(profile, size, args.bench_dir) for size in args.sizes]
+        profile: [synthetic_catalog(profile, size, args.bench_dir, not args.text_only) for size in args.sizes]
         + [real_catalog(profile, name, folder, args.bench_dir) for name, folder in args.stores]
         for profile in args.profiles
     }
