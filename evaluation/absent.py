@@ -3,7 +3,8 @@
 With ``--absent SHARE`` (e.g. 0.1) the evaluation ingests the catalog without that share of its
 books (chosen by a hash of the id, the same in every run) and remembers which; the ``absent`` task
 then asks for them as readers would — known-item words, blurb words and a phone photo of the
-cover — against the store that lacks them. No answer is right, so recall is 0 by construction;
+cover — against the store that lacks them (only those whose work — title and author — is not in the store
+under another record: ``not_in_store``). No answer is right, so recall is 0 by construction;
 what counts is whether Folio's confidence says "not in this catalog" (``multimodal.confidence``),
 which is what these queries calibrate and measure.
 """
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.photos import cover_fetcher
-from evaluation.tasks import Query, TaskContext, book_rng, book_seed, register, sampled
+from evaluation.tasks import Query, TaskContext, book_rng, book_seed, not_in_store, register, sampled
 from evaluation.text import blurb_run, known_item_query
 from ingest.covers import CoverError
 from multimodal import BookRecord
@@ -60,7 +61,7 @@ def held_out_ids(data_dir: Path) -> set[str]:
 def absent_queries(context: TaskContext) -> list[Query]:
     queries = []
     fetcher = cover_fetcher(context)
-    for record in sampled(context.absent, context):
+    for record in sampled(not_in_store(context), context):
         rng = book_rng(context.seed, record.book_id)
         queries.append(
             Query("absent", record.book_id, frozenset(), text=known_item_query(record.title, record.author, rng))

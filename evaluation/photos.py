@@ -25,7 +25,16 @@ from typing import Any
 from tqdm import tqdm
 
 from evaluation.reference import Bm25Reference
-from evaluation.tasks import Query, TaskContext, book_rng, book_seed, register, same_key_groups, sampled
+from evaluation.tasks import (
+    Query,
+    TaskContext,
+    book_rng,
+    book_seed,
+    not_in_store,
+    register,
+    same_key_groups,
+    sampled,
+)
 from ingest.covers import CoverError, CoverFetcher
 from multimodal.errors import FolioError
 from multimodal.images import load_image
@@ -108,7 +117,9 @@ def absent_scene_queries(context: TaskContext) -> list[Query]:
     with_cover = [record for record in context.records if record.has_cover]
     fetcher = cover_fetcher(context)
     queries = []
-    for record in tqdm(sampled(context.absent, context), desc="absent", unit="photo", disable=not context.progress):
+    for record in tqdm(
+        sampled(not_in_store(context), context), desc="absent", unit="photo", disable=not context.progress
+    ):
         try:
             query = scene_query("absent_scene", record.book_id, record.cover, frozenset(), with_cover, fetcher, context)
         except (CoverError, FolioError, OSError):  # an unreadable cover (ingest rejected it too): no photo to take

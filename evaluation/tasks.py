@@ -125,6 +125,17 @@ def same_key_groups(records: Iterable[BookRecord], key: Callable[[BookRecord], s
     return {book_id: frozenset(groups[value]) for book_id, value in keys.items()}
 
 
+def work_key(record: BookRecord) -> tuple[str, str]:
+    return normalise(record.title), normalise(record.author)
+
+
+def not_in_store(context: TaskContext) -> list[BookRecord]:
+    """The held-out books whose work is not in the store either: a catalog may file one work twice (genre-covers
+    files a title under several genres), and a photo of a held-out copy that finds the stored one is right."""
+    stored = {work_key(record) for record in context.records}
+    return [record for record in context.absent if work_key(record) not in stored]
+
+
 def sample(ids: list[str], size: int | None, seed: int) -> list[str]:
     if size is None or size >= len(ids):
         return ids

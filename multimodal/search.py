@@ -28,6 +28,7 @@ from multimodal.evidence import PhotoEvidence, identifies, photo_evidence, photo
 from multimodal.fulltext import FullTextDocument, StoreFullText
 from multimodal.fusion import fuse, reciprocal_rank_fusion, relevance, shortlist_for_stage2
 from multimodal.images import load_image
+from multimodal.lexicon import title_match
 from multimodal.models import Models
 from multimodal.photo_query import read_photo
 from multimodal.records import BookRecord, Hit, SearchFilters, SearchRequest, SearchResult
@@ -39,6 +40,10 @@ from multimodal.timing import Timer
 MORE_LIKE = ("cover", "description")
 FILTERED_FULLTEXT_FACTOR = 4
 FULLTEXT_MIN_COVERAGE = 0.75  # a full-text hit counts when it has three quarters of the query's words (by rarity)
+# ... or, for the words read off a photo, when this much of its own title and author was read (lexicon.title_match):
+# a scene's text holds the books around it too, so no book has most of it. Chosen on the tuning split (seed 2,
+# romance scenes: the right book kept in 75 of 80 photos at 0.5, 41 by coverage alone); docs/evaluation.md.
+OCR_FULLTEXT_MIN_READ = 0.5
 
 
 @dataclass
@@ -145,17 +150,31 @@ class Searcher:
         """Keep a full-text channel's books only where they have most of the query's words (by rarity):
         BM25 always has a first book, even for words that are everywhere ("the nurse of the crimean war"
         against English novels when the book is Italian). A book's signal is its relative BM25 times
-        that coverage."""
+        that evidence (``fulltext_evidence``)."""
         for signal, words in self.fulltext_channels(query):
             found = [book_id for book_id in shortlist.found.get(signal.name, {}) if book_id in books]
-            documents = [FullTextDocument.of(books[book_id].record) for book_id in found]
-            coverage = dict(zip(found, self.fulltext.coverage(words, documents), strict=True))
+            evidence = self.fulltext_evidence(signal, words, [books[book_id].record for book_id in found])
             relative = shortlist.found[signal.name]
             shortlist.found[signal.name] = {
-                book_id: relative[book_id] * coverage[book_id]
-                for book_id in found
-                if coverage[book_id] >= FULLTEXT_MIN_COVERAGE
+                book_id: relative[book_id] * evidence[book_id] for book_id in found if book_id in evidence
             }
+
+    def fulltext_evidence(self, signal: Signal, words: str, records: list[BookRecord]) -> dict[str, float]:
+        """The books whose full-text hit counts, with how completely: the share of the query's words they have
+        (by rarity), at least ``FULLTEXT_MIN_COVERAGE``; for words read off a photo, also a book whose own title
+        and author were mostly read (``OCR_FULLTEXT_MIN_READ``), whatever else the photo shows."""
+        coverage = self.fulltext.coverage(words, [FullTextDocument.of(record) for record in records])
+        kept = {
+            record.book_id: share
+            for record, share in zip(records, coverage, strict=True)
+            if share >= FULLTEXT_MIN_COVERAGE
+        }
+        if signal.channel.query_words == "cover_text":
+            for record, share in zip(records, coverage, strict=True):
+                read = title_match(words, record)
+                if read >= OCR_FULLTEXT_MIN_READ:
+                    kept[record.book_id] = max(share, read)
+        return kept
 
     def candidates(
         self, query: EncodedQuery, shortlist: Shortlist, filters: SearchFilters, exclude: str

@@ -124,3 +124,20 @@ def test_eval_on_real_covers_finds_the_photographed_and_the_typed_book(small_rom
     written = json.loads(report_path.read_text())
     assert written["tasks"]["known_item"]["scores"]["queries"] == 5 and "cover" not in written["tasks"]
     assert written["split"] == "held-out" and written["seed"] == 1
+
+
+def test_a_held_out_book_whose_work_is_stored_under_another_record_is_not_asked_as_absent(tmp_path: Path):
+    from evaluation.absent import confidence_rates
+    from evaluation.tasks import TaskContext, not_in_store
+    from multimodal import BookRecord
+
+    stored = [BookRecord(book_id="fantasy/1", title="Catching Fire", author="", genre="fantasy")]
+    twin = BookRecord(book_id="sci-fi/7", title="Catching fire!", author="", genre="science fiction")
+    alone = BookRecord(book_id="sci-fi/8", title="Flatland", author="", genre="science fiction")
+    context = TaskContext(stored, tmp_path, None, Settings(data_dir=tmp_path), None, 2, False, False, [twin, alone])
+    assert [record.book_id for record in not_in_store(context)] == ["sci-fi/8"]
+    outcomes = [
+        {"task": "absent_scene", "query": "", "rank": None, "verdict": verdict}
+        for verdict in ("not_in_catalog", "matches", "found", "not_in_catalog")
+    ]
+    assert confidence_rates(outcomes).rates == {"no_confident_match_photos": 0.75}

@@ -18,6 +18,7 @@ from multimodal.evidence import PhotoEvidence, identifies, photo_evidence, photo
 from multimodal.fusion import fuse
 from multimodal.localise import locate_cover
 from multimodal.photo import BACKGROUNDS, scene_photo
+from multimodal.signals import fulltext_signals
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENES = ROOT / "assets" / "sample" / "scenes"
@@ -163,3 +164,17 @@ def test_the_clip_profile_runs_the_same_localisation_and_fusion(clip_folio, samp
     assert result.cover_region in ("cover", "whole") and result.cover_identified is not None
     assert {"photo_localise", "photo_cover_vectors", "photo_ocr"} <= result.timings_ms.keys()
     assert result.hits[0].book_id == scene["book_id"], result.cover_text
+
+
+def test_a_book_whose_title_and_author_were_read_counts_in_the_full_text_channel_among_other_words(offline_folio):
+    """A scene's text holds the books around it: no book has three quarters of it, yet the photographed one's title
+    and author were read whole. The cover-text channel keeps it; typed words are held to the coverage rule."""
+    searcher = offline_folio.searcher
+    records = list(offline_folio.books(["sample-001", "sample-002"]).values())
+    read = (
+        "Letters to Saltmarsh Lane Odile Varnecke CARTOGRAPHER VALENTINE Imre Castel ZQX HARBOUR 2019 NOVEL BESTSELLER"
+    )
+    by_name = {signal.name: signal for signal in fulltext_signals()}
+    kept = searcher.fulltext_evidence(by_name["ocr_fulltext"], read, records)
+    assert "sample-001" in kept and kept["sample-001"] >= 0.5
+    assert "sample-001" not in searcher.fulltext_evidence(by_name["fulltext"], read, records)
