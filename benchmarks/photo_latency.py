@@ -7,6 +7,10 @@ a warm-up query, as the page and the API search them. Prints the median and p95 
 and of each stage (``SearchResult.timings_ms``: the photo's localisation, cover vectors and OCR inside
 ``encode``, then stage 1 and stage 2), and the load average beside them: timings measured while other
 jobs run are pessimistic.
+
+``--compare`` measures the query path as it was before the speed-up too (``BEFORE``: torch and the
+OCR on the libraries' default threads), in the same run: each photo is searched once per setting,
+one after the other, so both see the same load.
 """
 
 from __future__ import annotations
@@ -16,15 +20,26 @@ import os
 import random
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 from evaluation.photos import OTHER_COVERS
 from evaluation.tasks import book_seed
 from ingest.covers import CoverFetcher
+from multimodal.devices import limit_threads
 from multimodal.folio import Folio
 from multimodal.images import load_image
 from multimodal.photo import phone_photo, scene_photo
+from multimodal.scorers import CoverReader
 from multimodal.settings import Settings
+
+
+@dataclass(frozen=True)
+class QueryPath:
+    """How the models of an image query run: the threads of each forward (None: the libraries' defaults)."""
+
+    name: str
+    threads: int | None
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -47,29 +62,60 @@ def photos(folio: Folio, images_dir: Path, count: int, kind: str, seed: int = 1)
     return made
 
 
+class PathSwitch:
+    """Puts the folio's models on one query path at a time (torch's threads, the OCR session's threads)."""
+
+    def __init__(self, folio: Folio, paths: list[QueryPath], default_threads: int) -> None:
+        self.folio = folio
+        self.default_threads = default_threads
+        self.readers = {path.name: CoverReader(threads=path.threads) for path in paths}
+
+    def use(self, path: QueryPath) -> None:
+        limit_threads(path.threads or self.default_threads)
+        self.folio.models.cover_reader = self.readers[path.name]
+
+
+def report(kind: str, path: QueryPath, totals: list[float], stages: dict[str, list[float]]) -> None:
+    print(f"\n{kind} photos, {path.name}: {len(totals)}; whole query median {percentile(totals, 0.5):.0f} ms, "
+          f"p95 {percentile(totals, 0.95):.0f} ms")  # fmt: skip
+    for stage, values in stages.items():
+        print(f"  {stage:<22} median {percentile(values, 0.5):7.1f} ms   p95 {percentile(values, 0.95):7.1f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", type=Path, required=True, help="an ingested store (offline profile)")
     parser.add_argument("--images-dir", type=Path, required=True, help="where the store's cover paths are resolved")
     parser.add_argument("--photos", type=int, default=60, help="photos of each kind")
+    parser.add_argument("--compare", action="store_true", help="also measure the query path before the speed-up")
     args = parser.parse_args()
-    folio = Folio.open(Settings(profile="offline", data_dir=args.data_dir))
+    import torch
+
+    default_threads = torch.get_num_threads()  # before the search models set theirs
+    settings = Settings(profile="offline", data_dir=args.data_dir)
+    folio = Folio.open(settings)
+    paths = [QueryPath("now", settings.query_threads)]
+    if args.compare:
+        paths.append(QueryPath(f"before (default threads: torch {default_threads}, onnxruntime one per core)", None))
+    switch = PathSwitch(folio, paths, default_threads)
     print(f"load average before: {' '.join(f'{value:.2f}' for value in os.getloadavg())}")
     for kind in ("scene", "frame-filling"):
         queries = photos(folio, args.images_dir, args.photos, kind)
-        folio.search(image=queries[0])  # warm-up: lazy loading is not a query's latency
-        totals: list[float] = []
-        stages: dict[str, list[float]] = defaultdict(list)
+        totals: dict[str, list[float]] = defaultdict(list)
+        stages: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+        for path in paths:
+            switch.use(path)
+            folio.search(image=queries[0])  # warm-up: lazy loading is not a query's latency
         for jpeg in queries:
-            started = time.perf_counter()
-            result = folio.search(image=jpeg)
-            totals.append((time.perf_counter() - started) * 1000)
-            for stage, ms in result.timings_ms.items():
-                stages[stage].append(ms)
-        print(f"\n{kind} photos: {len(totals)}; whole query median {percentile(totals, 0.5):.0f} ms, "
-              f"p95 {percentile(totals, 0.95):.0f} ms")  # fmt: skip
-        for stage, values in stages.items():
-            print(f"  {stage:<22} median {percentile(values, 0.5):7.1f} ms   p95 {percentile(values, 0.95):7.1f} ms")
+            for path in paths:
+                switch.use(path)
+                started = time.perf_counter()
+                result = folio.search(image=jpeg)
+                totals[path.name].append((time.perf_counter() - started) * 1000)
+                for stage, ms in result.timings_ms.items():
+                    stages[path.name][stage].append(ms)
+        for path in paths:
+            report(kind, path, totals[path.name], stages[path.name])
     print(f"\nload average after: {' '.join(f'{value:.2f}' for value in os.getloadavg())}")
 
 

@@ -24,6 +24,13 @@ def pick_device(requested: str = "auto") -> str:
     return "cpu"
 
 
+def limit_threads(count: int) -> None:
+    """Run torch's operations on at most ``count`` threads in this process (its intra-op pool)."""
+    import torch
+
+    torch.set_num_threads(count)
+
+
 def normalise(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)

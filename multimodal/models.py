@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from multimodal.devices import limit_threads
 from multimodal.encoders import ImageEncoder, TextEncoder, build_encoder
 from multimodal.profiles import EncoderSpec, Profile
 from multimodal.scorers import CoverReader, CrossScorer
@@ -35,8 +36,11 @@ def create_models(profile: Profile, settings: Settings, for_search: bool = True)
     """Build the models a profile names, with the overrides in settings (FOLIO_CLIP_MODEL, ...).
 
     One spec used for texts and images (CLIP) is built once. ``for_search=False`` (ingest) skips the
-    query-time models: the cross-scorer and query OCR.
+    query-time models: the cross-scorer and query OCR. Search models run each forward on
+    ``settings.query_threads`` threads (see Settings); ingest keeps the libraries' thread defaults.
     """
+    if for_search:
+        limit_threads(settings.query_threads)
     built: dict[EncoderSpec, Any] = {}
     for spec in (profile.image_encoder, profile.text_encoder):
         if spec not in built:
@@ -47,5 +51,6 @@ def create_models(profile: Profile, settings: Settings, for_search: bool = True)
         if for_search and profile.cross_encoder
         else None
     )
-    cover_reader = CoverReader() if for_search and profile.query_ocr and settings.query_ocr else None
+    wants_ocr = for_search and profile.query_ocr and settings.query_ocr
+    cover_reader = CoverReader(threads=settings.query_threads) if wants_ocr else None
     return Models(profile, built[profile.text_encoder], built[profile.image_encoder], cross_scorer, cover_reader)

@@ -77,21 +77,24 @@ class CoverReader:
     an image until its shorter side is 736 px, which costs about four times as much). The 180°
     text-direction classifier is skipped: a photo of a cover is upright within a few degrees. Lines
     are recognised one at a time, so that one wide line does not pad a whole batch to its width.
+    ``threads``: onnxruntime's threads per forward (search passes ``Settings.query_threads``).
     """
 
     identity = "rapidocr:pp-ocr"
 
-    def __init__(self, min_confidence: float = 0.5, max_side: int = 512) -> None:
+    def __init__(self, min_confidence: float = 0.5, max_side: int = 512, threads: int | None = None) -> None:
         from rapidocr import RapidOCR
 
-        self.engine = RapidOCR(
-            params={
-                "Global.use_cls": False,
-                "Det.limit_type": "max",
-                "Det.limit_side_len": max_side,
-                "Rec.rec_batch_num": 1,
-            }
-        )
+        params: dict[str, object] = {
+            "Global.use_cls": False,
+            "Det.limit_type": "max",
+            "Det.limit_side_len": max_side,
+            "Rec.rec_batch_num": 1,
+        }
+        if threads is not None:  # None: onnxruntime's default (a thread per core)
+            params["EngineConfig.onnxruntime.intra_op_num_threads"] = threads
+            params["EngineConfig.onnxruntime.inter_op_num_threads"] = 1
+        self.engine = RapidOCR(params=params)
         logging.getLogger("RapidOCR").setLevel(logging.ERROR)  # it logs every model file, and blank covers
         self.min_confidence = min_confidence
         self.max_side = max_side

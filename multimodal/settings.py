@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     query_ocr: bool = True
     # Concurrent queries share model forwards (multimodal/batching.py); off: each query runs its own.
     share_forwards: bool = True
+    # Threads one model forward of a search uses (torch's intra-op pool, set for the whole process when
+    # the search models are built, and the OCR's onnxruntime session). A query's forwards are small: on
+    # the shared 2-core machine a second thread made them slower, not faster (the threads wait for each
+    # other at every operation while the other core is busy: docs/performance.md, image queries), and
+    # concurrent queries already keep both cores busy. Ingest keeps the libraries' defaults.
+    query_threads: int = Field(1, ge=1, le=64)
 
     # Ingest.
     batch_size: int = Field(32, ge=1)
