@@ -101,9 +101,22 @@ def job_seconds(encoder: ClipEncoder, rows: list[dict[str, str]], workers: int) 
         return seconds
 
 
+@dataclass(frozen=True)
+class Arm:
+    """One way of running the ingest: a checkout and extra flags for its command."""
+
+    label: str
+    tree: Path
+    flags: tuple[str, ...] = ()
+
+    @property
+    def is_this(self) -> bool:
+        return self.tree == ROOT
+
+
 @dataclass
 class IngestRun:
-    code: str  # "this" or "before"
+    code: str  # the arm's label
     seconds: float  # the whole command, process start to exit
     job_seconds: float  # from "models and store open" to the summary: the job itself
     stages: str  # the job's own "time by stage" line
@@ -119,28 +132,28 @@ def write_catalog(rows: list[dict[str, str]], folder: Path) -> Path:
     return catalog
 
 
-def ingest_command(catalog: Path, data_dir: Path, workers: int) -> list[str]:
-    """The command line both checkouts understand (the same flags exist at 0fcd10b)."""
+def ingest_command(catalog: Path, data_dir: Path, workers: int, flags: tuple[str, ...]) -> list[str]:
+    """The command line both checkouts understand (the same flags exist at 0fcd10b), plus an arm's own."""
     return [
         sys.executable, "-m", "ingest", str(catalog), "--profile", "offline", "--data-dir", str(data_dir),
         "--images-dir", str(ROMANCE), "--map", "cover=images/img_{ISBN}.jpg", "--map", "id=ISBN",
-        "--allow-outside", "--workers", str(workers), "--no-progress",
+        "--allow-outside", "--workers", str(workers), "--no-progress", *flags,
     ]  # fmt: skip
 
 
-def run_ingest(code: str, tree: Path, catalog: Path, workers: int, books: int) -> IngestRun:
+def run_ingest(arm: Arm, catalog: Path, workers: int, books: int) -> IngestRun:
     """``python -m ingest`` with ``tree``'s code, in a fresh store; then (this code) the full-text sync.
 
     The job's time runs from the line the command prints once its models and store are open
     (``profile …; store …``, printed by both checkouts just before the job starts) to the line
     of its summary (``ingested …``); output is unbuffered, so each line is timed as it is written.
     """
-    with tempfile.TemporaryDirectory(prefix=f"folio-ingest-{code}-") as folder:
+    with tempfile.TemporaryDirectory(prefix="folio-ingest-") as folder:
         data_dir = Path(folder) / "store"
-        environment = os.environ | {"PYTHONPATH": str(tree), "PYTHONUNBUFFERED": "1"}
+        environment = os.environ | {"PYTHONPATH": str(arm.tree), "PYTHONUNBUFFERED": "1"}
         start = time.perf_counter()
         process = subprocess.Popen(
-            ingest_command(catalog, data_dir, workers),
+            ingest_command(catalog, data_dir, workers, arm.flags),
             cwd=folder,
             env=environment,
             stdout=subprocess.PIPE,
@@ -156,10 +169,10 @@ def run_ingest(code: str, tree: Path, catalog: Path, workers: int, books: int) -
         ingested = re.match(r"ingested (\d+) new", summary[1]) if summary else None
         if process.returncode != 0 or opened is None or not ingested or int(ingested.group(1)) != books:
             output = "".join(line for _, line in stdout + stderr)
-            raise SystemExit(f"{code}: ingest failed ({process.returncode}):\n{output[-3000:]}")
+            raise SystemExit(f"{arm.label}: ingest failed ({process.returncode}):\n{output[-3000:]}")
         stages = next((line.split(": ", 1)[1].strip() for _, line in stdout if "time by stage" in line), "?")
-        run = IngestRun(code, end - start, summary[0] - opened, stages)
-        if code == "this":
+        run = IngestRun(arm.label, end - start, summary[0] - opened, stages)
+        if arm.is_this:
             run.sync_seconds = fulltext_sync_seconds(data_dir, books)
         return run
 
@@ -195,38 +208,42 @@ def checkout_imports_itself(tree: Path) -> None:
         raise SystemExit(f"PYTHONPATH={tree} imports {found.strip()!r}, not that checkout's code")
 
 
-def compare_checkouts(before: Path, books: int, repeats: int, workers: int) -> None:
+def compare_checkouts(before: Path, books: int, repeats: int, workers: int, variants: list[str]) -> None:
+    """Each arm ``repeats`` times, in rotating order; then the medians and the ratios to "before"."""
     rows = romance_rows(books)
-    trees = {"this": ROOT, "before": before.resolve()}
-    for tree in trees.values():
+    arms = [Arm("before", before.resolve())]
+    for variant in variants:  # "plain", or flag names without their dashes: "no-passages", "ocr,no-passages"
+        flags = () if variant == "plain" else tuple(f"--{name}" for name in variant.split(",") if name)
+        arms.append(Arm(" ".join(("this", *flags)), ROOT, flags))
+    for tree in {arm.tree for arm in arms}:
         checkout_imports_itself(tree)
-    commits = {code: git_commit(tree) for code, tree in trees.items()}
-    print(f"{len(rows)} real romance books, offline profile; this code {commits['this']}, before {commits['before']}")
+    print(f"{len(rows)} real romance books, offline profile; this code {git_commit(ROOT)}, before {git_commit(before)}")
     runs: list[IngestRun] = []
     with tempfile.TemporaryDirectory(prefix="folio-ingest-catalog-") as folder:
         catalog = write_catalog(rows, Path(folder))
-        for repeat in range(1, repeats + 1):
-            order = ("this", "before") if repeat % 2 else ("before", "this")  # alternate which goes first
-            for code in order:
-                run = run_ingest(code, trees[code], catalog, workers, len(rows))
+        for repeat in range(repeats):
+            for arm in arms[repeat % len(arms) :] + arms[: repeat % len(arms)]:  # rotate who goes first
+                run = run_ingest(arm, catalog, workers, len(rows))
                 runs.append(run)
                 sync = "" if run.sync_seconds is None else f"; full-text sync {run.sync_seconds:.2f} s"
                 print(
-                    f"repeat {repeat} {code:6}: job {run.job_seconds:6.1f} s = {len(rows) / run.job_seconds:5.2f} "
-                    f"books/s (whole command {run.seconds:5.1f} s){sync}; load {os.getloadavg()[0]:.1f}; "
-                    f"job stages: {run.stages}",
+                    f"repeat {repeat + 1} {arm.label:20}: job {run.job_seconds:6.1f} s = "
+                    f"{len(rows) / run.job_seconds:5.2f} books/s (whole command {run.seconds:5.1f} s){sync}; "
+                    f"load {os.getloadavg()[0]:.1f}; job stages: {run.stages}",
                     flush=True,
                 )
-    print(f"median of {repeats} runs each, books/s (ratio this / before):")
+    print(f"median of {repeats} runs each, books/s (ratio to before):")
     for what, seconds in (
         ("job", lambda run: run.job_seconds),
         ("job + full-text sync", lambda run: run.job_seconds + (run.sync_seconds or 0)),
         ("whole command", lambda run: run.seconds),
         ("whole command + sync", lambda run: run.seconds + (run.sync_seconds or 0)),
     ):
-        this = statistics.median(seconds(run) for run in runs if run.code == "this")
-        old = statistics.median(seconds(run) for run in runs if run.code == "before")
-        print(f"  {what:22} before {len(rows) / old:6.2f}   this {len(rows) / this:6.2f}   ratio {old / this:.3f}")
+        medians = {arm.label: statistics.median(seconds(run) for run in runs if run.code == arm.label) for arm in arms}
+        cells = "   ".join(
+            f"{label} {len(rows) / median:6.2f} ({medians['before'] / median:.3f})" for label, median in medians.items()
+        )
+        print(f"  {what:22} {cells}")
 
 
 def git_commit(tree: Path) -> str:
@@ -242,11 +259,17 @@ def main() -> None:
     parser.add_argument("--model", default="ViT-B-32")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each, alternated")
     parser.add_argument("--against", type=Path, help="a checkout of older code: compare its ingest with this one's")
+    parser.add_argument(
+        "--variants",
+        nargs="+",
+        default=["plain"],
+        help="with --against: this code's runs: plain, or extra flags without dashes (no-passages)",
+    )
     args = parser.parse_args()
     if not ROMANCE.is_dir():
         raise SystemExit(f"real covers not found at {ROMANCE}")
     if args.against:
-        return compare_checkouts(args.against, args.books, args.repeats, args.workers)
+        return compare_checkouts(args.against, args.books, args.repeats, args.workers, args.variants)
 
     torch.manual_seed(0)
     encoder = ClipEncoder(args.model, "", device="cpu", batch_size=args.batch_size)
