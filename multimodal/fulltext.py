@@ -210,11 +210,12 @@ class FullTextIndex:
         return [(searcher.doc(address)["book_id"][0], float(score)) for score, address in found.hits]
 
     def split_run_together(self, searcher: tantivy.Searcher, words: list[str]) -> list[str]:
-        """OCR runs a cover's words together ("EMILYSTONE"): a long word no title or author has is
-        replaced by two words that titles or authors have, when it splits into such a pair."""
+        """OCR runs a cover's words together ("EMILYSTONE"): a long word that no book has in any field is
+        replaced by two words that titles or authors have, when it splits into such a pair. A word some
+        book has is a word ("hardcover" in a blurb is not "hard cover")."""
         split: list[str] = []
         for word in words[:MAX_QUERY_WORDS]:
-            if len(word) >= 2 * MIN_FUZZY_LENGTH and not self._in_title_or_author(searcher, word):
+            if len(word) >= 2 * MIN_FUZZY_LENGTH and not self._in_any_field(searcher, word):
                 for cut in range(MIN_FUZZY_LENGTH, len(word) - MIN_FUZZY_LENGTH + 1):
                     head, tail = word[:cut], word[cut:]
                     if self._in_title_or_author(searcher, head) and self._in_title_or_author(searcher, tail):
@@ -229,6 +230,10 @@ class FullTextIndex:
     @staticmethod
     def _in_title_or_author(searcher: tantivy.Searcher, word: str) -> bool:
         return any(searcher.doc_freq(field, word) for field in FUZZY_BOOSTS)
+
+    @staticmethod
+    def _in_any_field(searcher: tantivy.Searcher, word: str) -> bool:
+        return any(searcher.doc_freq(field, word) for field in FIELD_BOOSTS)
 
     def coverage(self, text: str, documents: list[FullTextDocument]) -> list[float]:
         """For each book, the share of the query's words it has (misspelt in its title or author counts),
@@ -261,7 +266,7 @@ class FullTextIndex:
         return sum(self._is_known(searcher, word) for word in words) / len(words)
 
     def _is_known(self, searcher: tantivy.Searcher, word: str) -> bool:
-        if any(searcher.doc_freq(field, word) for field in FIELD_BOOSTS):
+        if self._in_any_field(searcher, word):
             return True
         fuzzy = [(tantivy.Occur.Should, query) for _, query in self._fuzzy_queries(word)]
         return bool(fuzzy) and bool(searcher.search(tantivy.Query.boolean_query(fuzzy), limit=1, count=False).hits)

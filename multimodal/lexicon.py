@@ -10,9 +10,14 @@ a cover's title and author with noise, among taglines and blurbs.
   types is part of the title and author) and the share of the book found in the query (a cover's
   text holds the title and author among other words) — and partly the other one, which prefers the
   book whose words the query uses most completely ("Blush" by the author typed over another "Blush").
+- ``phrase_match`` (stage 2): the longest run of the query's words found word for word, in order, in
+  the book's title, author or description — what a reader who quotes a line of the blurb types. A run
+  of ``MIN_PHRASE_WORDS`` or more is a phrase; its share of the query (by word length) is the score.
 """
 
 from __future__ import annotations
+
+from difflib import SequenceMatcher
 
 import numpy as np
 from rapidfuzz import fuzz, process, utils
@@ -22,6 +27,7 @@ from multimodal.records import BookRecord
 MIN_FUZZY_LENGTH = 4  # shorter words ("a", "of", "the", "ann") must match exactly
 MIN_WORD_SIMILARITY = 0.75  # below this two words are not the same word misspelt
 LESSER_COVERAGE_WEIGHT = 0.2
+MIN_PHRASE_WORDS = 3  # fewer words in a row are a coincidence, not a quote ("of the", "love story")
 
 
 def label(record: BookRecord) -> str:
@@ -60,3 +66,21 @@ def coverage(tokens: list[str], found: np.ndarray) -> float:
     """The share of ``tokens`` found, each weighted by its length (long words say more than "a" or "of")."""
     weights = lengths(tokens)
     return float(np.dot(weights, found) / weights.sum())
+
+
+def phrase_match(query: str, record: BookRecord) -> float | None:
+    """Stage 2: the share of the query (by word length) in its longest run found verbatim in one of the
+    book's fields, in [0, 1]; 0 when no run of ``MIN_PHRASE_WORDS`` words is found; None for a query too
+    short to quote anything."""
+    asked = words(query)
+    if len(asked) < MIN_PHRASE_WORDS:
+        return None
+    longest: list[str] = []
+    for field in (record.title, record.author, record.description):
+        text = words(field)
+        match = SequenceMatcher(None, asked, text, autojunk=False).find_longest_match(0, len(asked), 0, len(text))
+        if match.size > len(longest):
+            longest = asked[match.a : match.a + match.size]
+    if len(longest) < MIN_PHRASE_WORDS:
+        return 0.0
+    return float(lengths(longest).sum() / lengths(asked).sum())

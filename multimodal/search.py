@@ -289,6 +289,11 @@ class Searcher:
         top = shortlist_for_stage2(ranking.order, ranking.rankings, self.settings.cross_score_top)
         for i, extra in zip(top, self.pair_signals(query, [ranking.books[i].record for i in top]), strict=True):
             ranking.signals[i].update(extra)
+        # A full-text channel that did not keep a book found too few of the query's words in it: that is a
+        # score of 0, not a missing one (else a decisive match that only one book has stands out from nothing).
+        for signal, _ in self.fulltext_channels(query):
+            for i in top:
+                ranking.signals[i].setdefault(signal.name, 0.0)
         weights = self.profile.stage2_weights
         if query.cover_region:  # a photo: each signal as trusted as it is reliable for this photo
             ranking.evidence = photo_evidence(

@@ -32,7 +32,7 @@ import numpy as np
 
 from multimodal.errors import SignalError
 from multimodal.fingerprint import phash_similarity
-from multimodal.lexicon import title_match
+from multimodal.lexicon import phrase_match, title_match
 from multimodal.records import BookRecord
 
 Collection = Literal["texts", "covers", "passages"]
@@ -83,6 +83,9 @@ class Signal:
     compares: str
     threshold: float
     channel: VectorChannel | FullTextChannel | None = None  # stage 1 only
+    # False: below its threshold the signal says nothing against a book, so it does not count toward the
+    # book's relevance (most queries quote no phrase of the book they want); it still orders candidates.
+    counts_unmatched: bool = True
 
     def matched(self, value: float) -> bool:
         return value >= self.threshold
@@ -112,7 +115,7 @@ def unregister(name: str) -> None:
 
 
 def pair_signal(
-    name: str, *, group: Group, compares: str, threshold: float = 0.5
+    name: str, *, group: Group, compares: str, threshold: float = 0.5, counts_unmatched: bool = True
 ) -> Callable[[Callable[[EncodedQuery, BookRecord], float | None]], Callable[[EncodedQuery, BookRecord], float | None]]:
     """Register a stage-2 signal from a function of (query, one book) → float, or None when it does not apply."""
 
@@ -122,7 +125,7 @@ def pair_signal(
         def scorer(query: EncodedQuery, books: Sequence[BookRecord]) -> list[float | None]:
             return [score(query, book) for book in books]
 
-        register(Signal(name, 2, group, compares, threshold), scorer)
+        register(Signal(name, 2, group, compares, threshold, counts_unmatched=counts_unmatched), scorer)
         return score
 
     return decorate
@@ -224,6 +227,16 @@ register(
 @pair_signal("title_match", group="title/author", compares="your words vs the title and author, word by word")
 def _title_match(query: EncodedQuery, book: BookRecord) -> float | None:
     return title_match(query.text, book) if query.text else None
+
+
+@pair_signal(
+    "phrase_match",
+    group="description",
+    compares="a run of your words found word for word in the book's text",
+    counts_unmatched=False,
+)
+def _phrase_match(query: EncodedQuery, book: BookRecord) -> float | None:
+    return phrase_match(query.text, book) if query.text else None
 
 
 @pair_signal("ocr_title_match", group="cover text", compares="the text read on your cover vs the title and author")
