@@ -184,6 +184,21 @@ def test_words_run_together_by_ocr_still_find_the_book(index: FullTextIndex) -> 
     assert first(index, "SULLANERA BRUCECHATWIN") == "collina"
 
 
+def test_a_word_some_book_has_is_not_read_as_two_run_together() -> None:
+    # "hardcover" splits into two title words, but a blurb has it: a reader quoting the blurb means it
+    blurb = FullTextDocument("blurb", "1", "Highland Dawn", "M. Moning", "A hardcover reissue of her early novella.")
+    index = FullTextIndex()
+    index.apply(
+        [
+            blurb,
+            FullTextDocument("hard", "2", "Hard Choices", "A. Writer", "Two rivals."),
+            FullTextDocument("cover", "3", "Under Cover", "B. Writer", "A spy story."),
+        ]
+    )
+    assert first(index, "this hardcover reissue of her early") == "blurb"
+    assert index.coverage("hardcover reissue of her early", [blurb]) == [1.0]
+
+
 def test_a_slow_sync_runs_in_the_background_and_queries_keep_the_old_index() -> None:
     store = FakeStore([record("a", "Winter Orchard", "1")])
     fulltext = synced(store, None)

@@ -111,6 +111,22 @@ def test_words_from_the_end_of_a_blurb_find_the_book(offline_folio: Folio) -> No
     assert hit.title == "Honey Under the Lighthouse"
 
 
+def test_eight_words_quoted_from_any_blurb_find_the_book_first_and_pass_the_cut_off(offline_folio: Folio) -> None:
+    # A quoted phrase is decisive: neither title words shared with other books nor the text vectors may
+    # outvote it, and the book is shown at the default minimum relevance (not only in an evaluation).
+    missed = []
+    for book in offline_folio.records():
+        words = book.description.split()
+        if len(words) < 16:
+            continue
+        middle = len(words) // 2
+        quote = " ".join(words[middle - 4 : middle + 4])
+        hits = offline_folio.search(text=quote, k=3).hits
+        if not hits or hits[0].book_id != book.book_id:
+            missed.append((quote, book.title, [hit.title for hit in hits]))
+    assert not missed, missed
+
+
 def test_filters_apply_to_the_full_text_channel(offline_folio: Folio) -> None:
     title = "The Hollow Under Greywick"  # a horror book
     hits = offline_folio.search(text=title, k=10, filters=SearchFilters(genre="horror"), min_score=0.0).hits
