@@ -105,15 +105,18 @@ def reliability(searched: list[Searched], calibration: Calibration) -> list[dict
 
 
 def verdicts(searched: list[Searched], calibration: Calibration) -> dict[str, Counter]:
-    """Verdict counts for queries whose book is in the store (split by whether the first hit is right) and absent."""
-    counts: dict[str, Counter] = {"first hit right": Counter(), "first hit wrong": Counter(), "absent": Counter()}
+    """Verdict counts for queries whose book is in the store (split by whether the first hit is right) and absent,
+    each for typed words and for photos apart (a photo's verdict follows its own evidence)."""
+    counts: dict[str, Counter] = {}
     for query in searched:
         verdict = verdict_of([tier_of(c) for c in confidences(query.hits, calibration, query.identified)])
         if query.absent:
-            counts["absent"][verdict] += 1
+            group = "absent"
         else:
-            counts["first hit right" if query.hits and query.hits[0].right else "first hit wrong"][verdict] += 1
-    return counts
+            group = "first hit right" if query.hits and query.hits[0].right else "first hit wrong"
+        kind = "photos" if query.identified is not None else "words"
+        counts.setdefault(f"{group}, {kind}", Counter())[verdict] += 1
+    return dict(sorted(counts.items()))
 
 
 def print_check(searched: list[Searched], calibration: Calibration) -> None:
@@ -126,7 +129,7 @@ def print_check(searched: list[Searched], calibration: Calibration) -> None:
         total = sum(counts.values())
         if total:
             shares = ", ".join(f"{name} {count / total:.3f}" for name, count in sorted(counts.items()))
-            print(f"  {group:<16} {total:>5} queries: {shares}")
+            print(f"  {group:<24} {total:>5} queries: {shares}")
     by_task = Counter((query.catalog, query.task) for query in searched)
     print("\nqueries per catalog and task: " + ", ".join(f"{c}/{t} {n}" for (c, t), n in sorted(by_task.items())))
 
