@@ -40,6 +40,7 @@ class Photo:
     right_first: bool
     candidates: dict[str, dict[str, float]]  # book id → signals, in the result's order
     region_confidence: float
+    works: dict[str, str]  # book id → its work (reports before the work was kept: none)
 
 
 def read_photos(paths: list[Path]) -> list[Photo]:
@@ -49,15 +50,18 @@ def read_photos(paths: list[Path]) -> list[Photo]:
         catalog = Path(report["catalog"]).parent.name
         for task in ("scene", "absent_scene"):
             for outcome in report["tasks"].get(task, {}).get("outcomes", []):
-                candidates = {c["book_id"]: c["signals"] for c in outcome.get("stage2_candidates", [])}
+                kept = outcome.get("stage2_candidates", [])
+                candidates = {c["book_id"]: c["signals"] for c in kept}
+                works = {c["book_id"]: c["work"] for c in kept if "work" in c}
                 if candidates:
                     confidence = outcome.get("cover_confidence", 0.0)
-                    photos.append(Photo(catalog, task == "absent_scene", outcome["rank"] == 1, candidates, confidence))
+                    right_first = outcome["rank"] == 1
+                    photos.append(Photo(catalog, task == "absent_scene", right_first, candidates, confidence, works))
     return photos
 
 
 def said_found(photo: Photo, tuning: EvidenceTuning) -> bool:
-    evidence = photo_evidence(photo.candidates, photo.region_confidence, tuning)
+    evidence = photo_evidence(photo.candidates, photo.region_confidence, tuning, photo.works)
     first_id, first = next(iter(photo.candidates.items()))
     return identifies(first_id, first, evidence, tuning)
 

@@ -34,6 +34,7 @@ from ingest.covers import CoverError
 from ingest.job import IngestJob, IngestOptions
 from ingest.readers import FIELDS, CatalogRow, ColumnMap, read_catalog
 from multimodal import Folio, FolioError, Settings, open_ingest, open_search
+from multimodal.evidence import work_of
 
 EVERYTHING = 1_000_000  # ask for every candidate, so that ranks beyond the first page are known
 TOP_HITS_KEPT = 4  # per query, the first hits' scores are kept in the report (calibration reads them)
@@ -89,7 +90,12 @@ def run_query(folio: Folio, query: Query, reference: Reference | None) -> Outcom
         cover_region=result.cover_region,
         cover_confidence=result.cover_confidence,
         stage2_candidates=[
-            {"book_id": hit.book_id, "right": hit.book_id in query.relevant, "signals": hit.signals}
+            {
+                "book_id": hit.book_id,
+                "work": work_of(hit.title, hit.author),
+                "right": hit.book_id in query.relevant,
+                "signals": hit.signals,
+            }
             for hit in result.hits
             if result.cover_region and hit.stage2_score is not None
         ],

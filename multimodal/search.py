@@ -24,7 +24,7 @@ from PIL import Image
 
 from multimodal.batching import Batcher
 from multimodal.errors import BookNotFound, NoCover
-from multimodal.evidence import PhotoEvidence, identifies, photo_evidence, photo_weights
+from multimodal.evidence import PhotoEvidence, identifies, photo_evidence, photo_weights, work_of
 from multimodal.fulltext import FullTextDocument, StoreFullText
 from multimodal.fusion import fuse, reciprocal_rank_fusion, relevance, shortlist_for_stage2
 from multimodal.images import load_image
@@ -296,8 +296,11 @@ class Searcher:
                 ranking.signals[i].setdefault(signal.name, 0.0)
         weights = self.profile.stage2_weights
         if query.cover_region:  # a photo: each signal as trusted as it is reliable for this photo
+            records = [ranking.books[i].record for i in top]
             ranking.evidence = photo_evidence(
-                {ranking.books[i].record.book_id: ranking.signals[i] for i in top}, query.region_confidence
+                {record.book_id: ranking.signals[i] for record, i in zip(records, top, strict=True)},
+                query.region_confidence,
+                works={record.book_id: work_of(record.title, record.author) for record in records},
             )
             weights = photo_weights(weights, ranking.evidence)
         fused = fuse([ranking.signals[i] for i in top], weights)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from multimodal.evidence import PhotoEvidence, identifies, photo_evidence, photo_weights
+from multimodal.evidence import PhotoEvidence, identifies, photo_evidence, photo_weights, work_of
 from multimodal.fusion import fuse
 from multimodal.localise import locate_cover
 from multimodal.photo import BACKGROUNDS, scene_photo
@@ -118,6 +118,21 @@ def test_nothing_read_and_no_cover_standing_out_is_not_identifies():
     first = first_by(candidates, photo_weights(OFFLINE_PHOTO_WEIGHTS, evidence))
     assert not identifies(first, candidates[first], evidence)
     assert isinstance(evidence, PhotoEvidence)
+
+
+def test_a_work_filed_twice_stands_out_from_other_works_not_from_its_twin():
+    """genre-covers files one book under two genres with the same cover: the twins tie on every signal."""
+    candidates = noisy_candidates()
+    del candidates["read"], candidates["lookalike"]
+    for twin in ("twin-fantasy", "twin-horror"):
+        candidates[twin] = {"image_vs_cover": 0.9, "perceptual": 0.9, "ocr_title_match": 0.7}
+    alone = photo_evidence(candidates, region_confidence=0.0)
+    # Without the works, the twin that is not the best cover match is neither pictured nor ahead of the other.
+    assert alone.decisive_image == 0.0 and not identifies("twin-horror", candidates["twin-horror"], alone)
+    works = {twin: work_of("Brood of the Witch-Queen", "Sax Rohmer") for twin in ("twin-fantasy", "twin-horror")}
+    evidence = photo_evidence(candidates, region_confidence=0.0, works=works)
+    assert evidence.decisive_image == 1.0 and evidence.text_lead("twin-horror", 0.7) > 0.45
+    assert identifies("twin-horror", candidates["twin-horror"], evidence)
 
 
 def sample_scenes(sample_catalog: Path) -> list[dict[str, str]]:
