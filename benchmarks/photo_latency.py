@@ -8,9 +8,10 @@ and of each stage (``SearchResult.timings_ms``: the photo's localisation, cover 
 ``encode``, then stage 1 and stage 2), and the load average beside them: timings measured while other
 jobs run are pessimistic.
 
-``--compare`` measures the query path as it was before the speed-up too (``BEFORE``: torch and the
-OCR on the libraries' default threads), in the same run: each photo is searched once per setting,
-one after the other, so both see the same load.
+``--compare`` measures the query path as it was before the speed-up too, in the same run: with the OCR
+padding every text line to rapidocr's 320 px (one thread per forward), and with that and torch and the
+OCR on the libraries' default threads (as before). Each photo is searched once per path, one after the
+other, so all paths see the same load.
 """
 
 from __future__ import annotations
@@ -36,10 +37,12 @@ from multimodal.settings import Settings
 
 @dataclass(frozen=True)
 class QueryPath:
-    """How the models of an image query run: the threads of each forward (None: the libraries' defaults)."""
+    """How the models of an image query run: the threads of each forward (None: the libraries' defaults),
+    and whether the OCR pads short text lines (``CoverReader.padded_lines``)."""
 
     name: str
     threads: int | None
+    padded_lines: bool = False
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -68,7 +71,7 @@ class PathSwitch:
     def __init__(self, folio: Folio, paths: list[QueryPath], default_threads: int) -> None:
         self.folio = folio
         self.default_threads = default_threads
-        self.readers = {path.name: CoverReader(threads=path.threads) for path in paths}
+        self.readers = {path.name: CoverReader(threads=path.threads, padded_lines=path.padded_lines) for path in paths}
 
     def use(self, path: QueryPath) -> None:
         limit_threads(path.threads or self.default_threads)
@@ -96,7 +99,9 @@ def main() -> None:
     folio = Folio.open(settings)
     paths = [QueryPath("now", settings.query_threads)]
     if args.compare:
-        paths.append(QueryPath(f"before (default threads: torch {default_threads}, onnxruntime one per core)", None))
+        paths.append(QueryPath("padded OCR lines", settings.query_threads, padded_lines=True))
+        before = f"before: padded lines, default threads (torch {default_threads}, onnxruntime one per core)"
+        paths.append(QueryPath(before, None, padded_lines=True))
     switch = PathSwitch(folio, paths, default_threads)
     print(f"load average before: {' '.join(f'{value:.2f}' for value in os.getloadavg())}")
     for kind in ("scene", "frame-filling"):

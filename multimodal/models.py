@@ -52,5 +52,5 @@ def create_models(profile: Profile, settings: Settings, for_search: bool = True)
         else None
     )
     wants_ocr = for_search and profile.query_ocr and settings.query_ocr
-    cover_reader = CoverReader(threads=settings.query_threads) if wants_ocr else None
+    cover_reader = CoverReader(threads=settings.query_threads, padded_lines=False) if wants_ocr else None
     return Models(profile, built[profile.text_encoder], built[profile.image_encoder], cross_scorer, cover_reader)
