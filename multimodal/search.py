@@ -51,6 +51,8 @@ class Shortlist:
     """Stage 1's candidates: each channel's books, best first, with the channel's signal for them."""
 
     found: dict[str, dict[str, float]] = field(default_factory=dict)  # signal → book id → value, best first
+    # A vector channel's books on each of its collections (texts, and passages): (signal, collection) → book → value
+    parts: dict[tuple[str, str], dict[str, float]] = field(default_factory=dict)
 
     def ids(self) -> set[str]:
         return set().union(*self.found.values())
@@ -132,7 +134,7 @@ class Searcher:
         where = self.store.where(filters)
         with timer.stage("vector_search"):
             for signal, vector in self.channels(query):
-                shortlist.found[signal.name] = dict(self.store.nearest(signal.channel.collection, vector, n, where))
+                shortlist.found[signal.name] = self.nearest(signal, vector, n, where, shortlist)
         with timer.stage("fulltext_search"):
             # The full-text index knows no filters: with filters, it is asked for more books, and those
             # the filters refuse are dropped when the candidates are read.
@@ -140,6 +142,19 @@ class Searcher:
             for signal, words in self.fulltext_channels(query):
                 shortlist.found[signal.name] = self.fulltext_scores(words, wanted)
         return shortlist
+
+    def nearest(
+        self, signal: Signal, vector: np.ndarray, n: int, where: dict | None, shortlist: Shortlist
+    ) -> dict[str, float]:
+        """A vector channel's n best books, best first: each book at its best vector over the channel's
+        collections (its text and, for a long description, its passages)."""
+        best: dict[str, float] = {}
+        for collection in signal.channel.collections:
+            found = dict(self.store.nearest(collection, vector, n, where))
+            shortlist.parts[signal.name, collection] = found
+            for book_id, similarity in found.items():
+                best[book_id] = max(similarity, best.get(book_id, -1.0))
+        return dict(sorted(best.items(), key=lambda item: -item[1])[:n])
 
     def fulltext_scores(self, words: str, n: int) -> dict[str, float]:
         """The full-text channel's best books with BM25 relative to the best book (in [0, 1])."""
@@ -183,24 +198,26 @@ class Searcher:
         ids = shortlist.ids() - {exclude}
         unknown: dict[str, set[str]] = {}
         for signal, _ in self.channels(query):
-            unknown.setdefault(signal.channel.collection, set()).update(ids - shortlist.found[signal.name].keys())
+            for collection in signal.channel.collections:
+                known = shortlist.parts[signal.name, collection].keys()
+                unknown.setdefault(collection, set()).update(ids - known)
         books = self.store.read_candidates(sorted(ids), unknown, self.store.where(filters))
         return [book for book in books.values() if filters.admits(book.record)]
 
     def channel_signals(self, query: EncodedQuery, book: StoredBook, shortlist: Shortlist) -> dict[str, float]:
         """Each channel's signal for a book: as the channel returned it, else (vector channels) computed
-        from the book's vector(s), and never below the signal it extends (``VectorChannel.at_least``). A
+        from the book's vectors: the best over the channel's collections (its text, its passages). A
         full-text channel that did not return the book gives it no signal."""
         book_id = book.record.book_id
         signals = {name: found[book_id] for name, found in shortlist.found.items() if book_id in found}
         for signal, vector in self.channels(query):
-            channel = signal.channel
-            if signal.name not in signals:
-                value = book.similarity(channel.collection, vector)  # None: a blank cover, no passages
-                if value is not None:
-                    signals[signal.name] = value
-            if channel.at_least in signals:
-                signals[signal.name] = max(signals.get(signal.name, -1.0), signals[channel.at_least])
+            values = []
+            for collection in signal.channel.collections:
+                found = shortlist.parts[signal.name, collection]
+                values.append(found[book_id] if book_id in found else book.similarity(collection, vector))
+            values = [value for value in values if value is not None]  # None: a blank cover, no passages
+            if values:
+                signals[signal.name] = max(values)
         return signals
 
     # -- stage 2 -----------------------------------------------------------------------------

@@ -63,9 +63,13 @@ class VectorChannel:
     query_vector: str  # an EncodedQuery field
     collection: Collection
     cross_modal: bool = False  # text vs picture: only when the profile embeds both in one space
-    # Another vector signal this one is never below: a book's passages vs its whole text, which the
-    # passages only extend (a book whose text the vector reads whole has no passages: its text counts).
-    at_least: str = ""
+    # Also the passages of long descriptions (multimodal.passages): a book counts at the best of its
+    # text vector and its passages' vectors, so the end of a long description is searched too.
+    with_passages: bool = False
+
+    @property
+    def collections(self) -> tuple[Collection, ...]:
+        return (self.collection, "passages") if self.with_passages else (self.collection,)
 
 
 @dataclass(frozen=True)
@@ -178,27 +182,22 @@ def check_all_weighted(weighted: Iterable[str], where: str) -> None:
 
 
 # -- the signals Folio ships -------------------------------------------------------------------
-# Stage 1: (name, group, what it compares, match threshold, query vector, stored vectors, cross-modal)
+# Stage 1: (name, group, what it compares, match threshold, query vector, stored vectors, cross-modal,
+# with the passages of long descriptions)
 VECTOR_SIGNALS = (
-    ("text_vs_text", "description", "your words vs the book's text (embeddings)", 0.4, "text_vector", "texts", False),
-    ("text_vs_cover", "visual", "your words vs the cover picture", 0.28, "text_vector", "covers", True),
-    ("image_vs_cover", "visual", "your picture vs the book's cover (embeddings)", 0.7, "image_vector", "covers", False),
-    ("image_vs_text", "visual", "your picture vs the book's text", 0.28, "image_vector", "texts", True),
-    ("ocr_vs_text", "cover text", "the text read on your cover vs the book's text", 0.5, "cover_text_vector", "texts",
+    ("text_vs_text", "description",
+     "your words vs the book's text, the passages of a long description too (embeddings)", 0.4, "text_vector",
+     "texts", False, True),
+    ("text_vs_cover", "visual", "your words vs the cover picture", 0.28, "text_vector", "covers", True, False),
+    ("image_vs_cover", "visual", "your picture vs the book's cover (embeddings)", 0.7, "image_vector", "covers", False,
      False),
+    ("image_vs_text", "visual", "your picture vs the book's text", 0.28, "image_vector", "texts", True, False),
+    ("ocr_vs_text", "cover text", "the text read on your cover vs the book's text", 0.5, "cover_text_vector", "texts",
+     False, False),
 )  # fmt: skip
-for name, group, compares, threshold, query_vector, collection, cross_modal in VECTOR_SIGNALS:
-    register(Signal(name, 1, group, compares, threshold, VectorChannel(query_vector, collection, cross_modal)))
-
-# Stage 1, passages of long descriptions (multimodal.passages): the channel finds books by their best
-# passage; the signal is the best of that and the book's whole text, so it is defined for every book.
-register(
-    Signal(
-        "text_vs_passages", 1, "description",
-        "your words vs the best-matching passage of the book's description (embeddings, the whole text read)", 0.4,
-        VectorChannel("text_vector", "passages", at_least="text_vs_text"),
-    )
-)  # fmt: skip
+for name, group, compares, threshold, query_vector, collection, cross_modal, with_passages in VECTOR_SIGNALS:
+    channel = VectorChannel(query_vector, collection, cross_modal, with_passages)
+    register(Signal(name, 1, group, compares, threshold, channel))
 
 # Stage 1, full text (multimodal.fulltext): (name, group, what it compares, match threshold, query words)
 FULLTEXT_SIGNALS = (
