@@ -15,8 +15,6 @@ import numpy as np
 from multimodal.errors import SignalError
 from multimodal.signals import SIGNALS
 
-MIN_SPREAD = 0.02  # signals are similarities in about [0, 1]
-
 
 def check_registered(weights: dict[str, float]) -> None:
     unknown = sorted(set(weights) - set(SIGNALS))
@@ -47,8 +45,8 @@ def fuse(signals: list[dict[str, float]], weights: dict[str, float]) -> list[flo
 
     Signals live on different scales (CLIP image-to-image cosines sit near 1, image-to-text
     cosines near 0.25), so each signal is standardised over the candidates (z-score) before the
-    weighted mean. Differences below ``MIN_SPREAD`` are noise, not evidence: a signal that barely
-    varies is not blown up to the scale of one that does. A candidate missing a signal (a book
+    weighted mean. Differences below a signal's ``min_spread`` are noise, not evidence: a signal that
+    barely varies is not blown up to the scale of one that does. A candidate missing a signal (a book
     with no cover vector) gets that signal's lowest z. A weighted signal no candidate has (an
     image signal of a text query) does not count. The mean goes through a logistic, so 0.5 is an
     average candidate and a clear match is near 1.
@@ -61,7 +59,7 @@ def fuse(signals: list[dict[str, float]], weights: dict[str, float]) -> list[flo
         present = ~np.isnan(values)
         if not present.any():
             continue
-        spread = max(values[present].std(), MIN_SPREAD)
+        spread = max(values[present].std(), SIGNALS[name].min_spread)
         z = (values - values[present].mean()) / spread
         z[~present] = z[present].min()
         fused += weight * z

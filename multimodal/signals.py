@@ -35,6 +35,8 @@ from multimodal.fingerprint import phash_similarity
 from multimodal.lexicon import phrase_match, title_match
 from multimodal.records import BookRecord
 
+DEFAULT_MIN_SPREAD = 0.02  # signals are similarities in about [0, 1]
+
 Collection = Literal["texts", "covers", "passages"]
 Group = Literal["title/author", "cover text", "visual", "description"]
 GROUP_ORDER: tuple[Group, ...] = ("title/author", "cover text", "visual", "description")
@@ -90,6 +92,10 @@ class Signal:
     # False: below its threshold the signal says nothing against a book, so it does not count toward the
     # book's relevance (most queries quote no phrase of the book they want); it still orders candidates.
     counts_unmatched: bool = True
+    # The smallest spread of values over the candidates that stage 2 standardises by: differences below
+    # it are noise, not evidence. A weak partial agreement ("the" and "of" in a title) among candidates
+    # that mostly score 0 would otherwise look as decisive as a full match.
+    min_spread: float = DEFAULT_MIN_SPREAD
 
     def matched(self, value: float) -> bool:
         return value >= self.threshold
@@ -119,7 +125,13 @@ def unregister(name: str) -> None:
 
 
 def pair_signal(
-    name: str, *, group: Group, compares: str, threshold: float = 0.5, counts_unmatched: bool = True
+    name: str,
+    *,
+    group: Group,
+    compares: str,
+    threshold: float = 0.5,
+    counts_unmatched: bool = True,
+    min_spread: float = DEFAULT_MIN_SPREAD,
 ) -> Callable[[Callable[[EncodedQuery, BookRecord], float | None]], Callable[[EncodedQuery, BookRecord], float | None]]:
     """Register a stage-2 signal from a function of (query, one book) → float, or None when it does not apply."""
 
@@ -129,7 +141,8 @@ def pair_signal(
         def scorer(query: EncodedQuery, books: Sequence[BookRecord]) -> list[float | None]:
             return [score(query, book) for book in books]
 
-        register(Signal(name, 2, group, compares, threshold, counts_unmatched=counts_unmatched), scorer)
+        signal = Signal(name, 2, group, compares, threshold, counts_unmatched=counts_unmatched, min_spread=min_spread)
+        register(signal, scorer)
         return score
 
     return decorate
@@ -182,6 +195,7 @@ def check_all_weighted(weighted: Iterable[str], where: str) -> None:
 
 
 # -- the signals Folio ships -------------------------------------------------------------------
+TITLE_MATCH_MIN_SPREAD = 0.25  # chosen on the tuning split (seed 2): docs/evaluation.md
 # Stage 1: (name, group, what it compares, match threshold, query vector, stored vectors, cross-modal,
 # with the passages of long descriptions)
 VECTOR_SIGNALS = (
@@ -223,7 +237,12 @@ register(
 )
 
 
-@pair_signal("title_match", group="title/author", compares="your words vs the title and author, word by word")
+@pair_signal(
+    "title_match",
+    group="title/author",
+    compares="your words vs the title and author, word by word",
+    min_spread=TITLE_MATCH_MIN_SPREAD,
+)
 def _title_match(query: EncodedQuery, book: BookRecord) -> float | None:
     return title_match(query.text, book) if query.text else None
 

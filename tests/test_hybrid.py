@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from multimodal import Folio, SearchFilters
-from multimodal.fusion import RRF_K, reciprocal_rank_fusion, shortlist_for_stage2
+from multimodal.fusion import RRF_K, fuse, reciprocal_rank_fusion, relevance, shortlist_for_stage2
 from multimodal.profiles import list_profiles, load_profile
 from multimodal.settings import Settings
 
@@ -58,6 +58,23 @@ def test_rank_fusion_rewards_agreement_and_ignores_raw_scores() -> None:
     alone = reciprocal_rank_fusion({"fulltext": [3]}, {"fulltext": 1.0}, 4)
     assert alone[3] == pytest.approx(1.0)
     assert RRF_K > 0
+
+
+def test_a_weak_partial_title_match_does_not_outvote_a_clearly_nearer_text() -> None:
+    # Book 0 is clearly nearest by its text; book 1 shares "the" and "of" with the query's title words.
+    signals = [{"text_vs_text": 0.86, "title_match": 0.0}] + [{"text_vs_text": 0.79, "title_match": 0.0}] * 30
+    signals[1] = {"text_vs_text": 0.79, "title_match": 0.3}
+    fused = fuse(signals, {"text_vs_text": 1.0, "title_match": 1.0})
+    assert fused[0] == max(fused)
+    signals[1] = {"text_vs_text": 0.79, "title_match": 0.9}  # a real title match still counts
+    fused = fuse(signals, {"text_vs_text": 1.0, "title_match": 1.0})
+    assert fused[1] == max(fused)
+
+
+def test_a_quoted_phrase_counts_toward_relevance_only_where_it_was_found() -> None:
+    weights = {"text_vs_text": 1.0, "phrase_match": 1.0}
+    assert relevance({"text_vs_text": 0.4, "phrase_match": 0.0}, weights) == pytest.approx(0.4)
+    assert relevance({"text_vs_text": 0.4, "phrase_match": 1.0}, weights) == pytest.approx(0.7)
 
 
 # -- on the real offline models -----------------------------------------------------------------
