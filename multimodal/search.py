@@ -177,7 +177,8 @@ class Searcher:
     def fulltext_evidence(self, signal: Signal, words: str, records: list[BookRecord]) -> dict[str, float]:
         """The books whose full-text hit counts, with how completely: the share of the query's words they have
         (by rarity), at least ``FULLTEXT_MIN_COVERAGE``; for words read off a photo, also a book whose own title
-        and author were mostly read (``OCR_FULLTEXT_MIN_READ``), whatever else the photo shows."""
+        and author were mostly read (``OCR_FULLTEXT_MIN_READ``), whatever else the photo shows, and the channel's
+        first book (BM25's best for a photo's words reaches stage 2, which weighs it by how much of it was read)."""
         coverage = self.fulltext.coverage(words, [FullTextDocument.of(record) for record in records])
         kept = {
             record.book_id: share
@@ -185,9 +186,9 @@ class Searcher:
             if share >= FULLTEXT_MIN_COVERAGE
         }
         if signal.channel.query_words == "cover_text":
-            for record, share in zip(records, coverage, strict=True):
+            for rank, (record, share) in enumerate(zip(records, coverage, strict=True)):
                 read = title_match(words, record)
-                if read >= OCR_FULLTEXT_MIN_READ:
+                if read >= OCR_FULLTEXT_MIN_READ or rank == 0:
                     kept[record.book_id] = max(share, read)
         return kept
 

@@ -193,3 +193,6 @@ def test_a_book_whose_title_and_author_were_read_counts_in_the_full_text_channel
     kept = searcher.fulltext_evidence(by_name["ocr_fulltext"], read, records)
     assert "sample-001" in kept and kept["sample-001"] >= 0.5
     assert "sample-001" not in searcher.fulltext_evidence(by_name["fulltext"], read, records)
+    # BM25's first book for a photo's words always reaches stage 2 (here the only one, whatever was read of it).
+    few = searcher.fulltext_evidence(by_name["ocr_fulltext"], "SALTMARSH QWERTY ZXCVBN PLOKIJU", records[:1])
+    assert list(few) == ["sample-001"] and few["sample-001"] < 0.5
