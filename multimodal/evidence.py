@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from multimodal.lexicon import words
+from multimodal.lexicon import coverage, word_similarities, words
 
 IMAGE_SIGNALS = ("image_vs_cover", "perceptual", "image_vs_text")
 TEXT_SIGNALS = ("ocr_title_match", "ocr_vs_text", "ocr_fulltext")
@@ -53,6 +53,9 @@ class EvidenceTuning:
     identified_lead: float = 0.3
     agreeing_text: float = 0.3  # ... or is also the best cover match and reaches this
     identified_image: float = 0.5  # ... or is the best cover match by this decisiveness
+    # The words alone identify a book only when this share of its *title* was read: an author's name read whole
+    # names none of their books (the catalog may hold another book by them, the photo be of one it lacks).
+    title_read: float = 0.0
 
 
 TUNING = EvidenceTuning()
@@ -162,21 +165,35 @@ def photo_weights(
     return scaled
 
 
+def title_read_share(cover_text: str, title: str) -> float:
+    """The share of a title's words (by length) read on the cover, a misspelling counted as ``lexicon`` does."""
+    read, title_words = words(cover_text), words(title)
+    if not read or not title_words:
+        return 0.0
+    return coverage(title_words, word_similarities(read, title_words).max(axis=0))
+
+
 def identifies(
-    first_id: str, first: Mapping[str, float], evidence: PhotoEvidence, tuning: EvidenceTuning = TUNING
+    first_id: str,
+    first: Mapping[str, float],
+    evidence: PhotoEvidence,
+    tuning: EvidenceTuning = TUNING,
+    title_read: float = 1.0,
 ) -> bool:
     """Whether the photo identifies its first hit (else: probably a book the catalog does not hold).
 
     Its title and author were read (``identified_text``), or mostly read and better than any other
-    book's (``identified_lead_text`` with a lead of ``identified_lead``), or its cover is also the one
-    the photo's cover looks most like, with some of its words read or the picture decisive.
+    work's (``identified_lead_text`` with a lead of ``identified_lead``) — either with at least
+    ``tuning.title_read`` of its title among the words (``title_read_share``) — or its cover is also the
+    one the photo's cover looks most like, with some of its words read or the picture decisive.
     """
     read = first.get("ocr_title_match", 0.0)
     lead = evidence.text_lead(first_id, read)
     pictured = evidence.pictured(first_id)
+    titled = title_read >= tuning.title_read
     return (
-        read >= tuning.identified_text
-        or (read >= tuning.identified_lead_text and lead >= tuning.identified_lead)
+        (titled and read >= tuning.identified_text)
+        or (titled and read >= tuning.identified_lead_text and lead >= tuning.identified_lead)
         or (pictured and read >= tuning.agreeing_text)
         or (pictured and evidence.decisive_image >= tuning.identified_image)
     )

@@ -24,7 +24,14 @@ from PIL import Image
 
 from multimodal.batching import Batcher
 from multimodal.errors import BookNotFound, NoCover
-from multimodal.evidence import PhotoEvidence, identifies, photo_evidence, photo_weights, work_of
+from multimodal.evidence import (
+    PhotoEvidence,
+    identifies,
+    photo_evidence,
+    photo_weights,
+    title_read_share,
+    work_of,
+)
 from multimodal.fulltext import FullTextDocument, StoreFullText
 from multimodal.fusion import fuse, reciprocal_rank_fusion, relevance, shortlist_for_stage2
 from multimodal.images import load_image
@@ -283,7 +290,9 @@ class Searcher:
         identified = None
         if ranking.evidence is not None and ranking.order:
             first = ranking.order[0]
-            identified = identifies(ranking.books[first].record.book_id, ranking.signals[first], ranking.evidence)
+            record = ranking.books[first].record
+            title_read = title_read_share(query.cover_text, record.title)
+            identified = identifies(record.book_id, ranking.signals[first], ranking.evidence, title_read=title_read)
         return SearchResult(
             hits, timer.ms, bool(ranking.stage2), self.profile.name, len(ranking.books), query.cover_text,
             cover_region=query.cover_region, cover_confidence=query.region_confidence, cover_identified=identified,
