@@ -32,12 +32,13 @@ from multimodal.evidence import (
 )
 
 GRID = {
-    "identified_text": (0.7, 0.75, 0.8, 0.85, 0.9),
+    "identified_text": (0.7, 0.8, 0.85, 0.9),
     "identified_lead_text": (0.5, 0.6, 0.7),
     "identified_lead": (0.2, 0.3, 0.4),
     "agreeing_text": (0.2, 0.3, 0.4, 0.5),
-    "identified_image": (0.4, 0.5, 0.6, 0.7, 0.8),
+    "identified_image": (0.4, 0.5, 0.6, 0.8),
     "title_read": (0.0, 0.3, 0.5),
+    "pictured_similarity": (0.9, 0.95, 0.97, 1.01),
 }
 NO_MATCH_TARGET, FOUND_TARGET = 0.90, 0.95
 

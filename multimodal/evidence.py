@@ -48,11 +48,12 @@ class EvidenceTuning:
     margin_scale: float = 0.15  # a best match this far above the runner-up is fully distinct
     image_floor: float = 0.25  # the least share of their weight the image signals keep
     decisive_gap: float = 4.0  # the best cover's z-score gap over the runner-up that makes the picture decisive
-    identified_text: float = 0.8  # a first hit whose title/author match reaches this is identified
-    identified_lead_text: float = 0.6  # ... or reaches this and leads every other candidate by identified_lead
-    identified_lead: float = 0.3
+    identified_text: float = 0.7  # a first hit whose title/author match reaches this is identified
+    identified_lead_text: float = 0.7  # ... or reaches this and leads every other candidate by identified_lead
+    identified_lead: float = 0.2
     agreeing_text: float = 0.3  # ... or is also the best cover match and reaches this
     identified_image: float = 0.5  # ... or is the best cover match by this decisiveness
+    pictured_similarity: float = 0.97  # ... or is the best cover match with at least this similarity
     # The words alone identify a book only when this share of its *title* was read: an author's name read whole
     # names none of their books (the catalog may hold another book by them, the photo be of one it lacks).
     title_read: float = 0.0
@@ -185,7 +186,8 @@ def identifies(
     Its title and author were read (``identified_text``), or mostly read and better than any other
     work's (``identified_lead_text`` with a lead of ``identified_lead``) — either with at least
     ``tuning.title_read`` of its title among the words (``title_read_share``) — or its cover is also the
-    one the photo's cover looks most like, with some of its words read or the picture decisive.
+    one the photo's cover looks most like, with some of its words read, or the picture decisive, or the
+    two covers near-duplicates (``pictured_similarity``).
     """
     read = first.get("ocr_title_match", 0.0)
     lead = evidence.text_lead(first_id, read)
@@ -196,4 +198,5 @@ def identifies(
         or (titled and read >= tuning.identified_lead_text and lead >= tuning.identified_lead)
         or (pictured and read >= tuning.agreeing_text)
         or (pictured and evidence.decisive_image >= tuning.identified_image)
+        or (pictured and first.get("image_vs_cover", 0.0) >= tuning.pictured_similarity)
     )

@@ -120,18 +120,29 @@ def test_nothing_read_and_no_cover_standing_out_is_not_identifies():
     assert isinstance(evidence, PhotoEvidence)
 
 
+def test_a_near_duplicate_cover_identifies_its_book_with_nothing_read_and_a_close_second():
+    candidates = noisy_candidates()
+    del candidates["read"], candidates["lookalike"]
+    candidates["same cover"] = {"image_vs_cover": 0.98, "perceptual": 0.97, "ocr_title_match": 0.0}
+    candidates["series look"] = {"image_vs_cover": 0.93, "perceptual": 0.9, "ocr_title_match": 0.0}
+    evidence = photo_evidence(candidates, region_confidence=0.0)
+    assert evidence.decisive_image < 0.5  # the same series' design is close behind: not decisive
+    assert identifies("same cover", candidates["same cover"], evidence)
+    assert not identifies("series look", candidates["series look"], evidence)
+
+
 def test_a_work_filed_twice_stands_out_from_other_works_not_from_its_twin():
     """genre-covers files one book under two genres with the same cover: the twins tie on every signal."""
     candidates = noisy_candidates()
     del candidates["read"], candidates["lookalike"]
     for twin in ("twin-fantasy", "twin-horror"):
-        candidates[twin] = {"image_vs_cover": 0.9, "perceptual": 0.9, "ocr_title_match": 0.7}
+        candidates[twin] = {"image_vs_cover": 0.9, "perceptual": 0.9, "ocr_title_match": 0.65}
     alone = photo_evidence(candidates, region_confidence=0.0)
     # Without the works, the twin that is not the best cover match is neither pictured nor ahead of the other.
     assert alone.decisive_image == 0.0 and not identifies("twin-horror", candidates["twin-horror"], alone)
     works = {twin: work_of("Brood of the Witch-Queen", "Sax Rohmer") for twin in ("twin-fantasy", "twin-horror")}
     evidence = photo_evidence(candidates, region_confidence=0.0, works=works)
-    assert evidence.decisive_image == 1.0 and evidence.text_lead("twin-horror", 0.7) > 0.45
+    assert evidence.decisive_image == 1.0 and evidence.text_lead("twin-horror", 0.65) > 0.4
     assert identifies("twin-horror", candidates["twin-horror"], evidence)
 
 
