@@ -7,7 +7,8 @@
 - ``<name>_covers``: one vector per book for its cover (absent for blank or missing covers).
 - ``<name>_passages``: vectors of the passages of long descriptions (``multimodal.passages``: ids
   ``<book id>#p<n>``, metadata ``book_id`` and the filter fields), written before the book's text
-  record and deleted with the book. Created by the first write that has passages: a store built
+  record and deleted with the book. The text record keeps the book's passage count (``passages``), so a
+  search reads a book's passages by id. Created by the first write that has passages: a store built
   before passages existed has none, and reading it creates nothing.
 
 All are created with cosine space, explicit embeddings (``embedding_function=None``) and an
@@ -35,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -43,7 +45,7 @@ import numpy as np
 
 from multimodal.chroma_server import heartbeat
 from multimodal.errors import StoreMismatch, StoreUnavailable
-from multimodal.passages import Passage, book_of
+from multimodal.passages import Passage, book_of, passage_id
 from multimodal.records import BookRecord, SearchFilters, fold
 from multimodal.retry import RetryPolicy, retrying
 from multimodal.settings import Settings
@@ -67,6 +69,7 @@ HNSW_EF_SEARCH = 1600
 # docs/reliability.md). Applies to existing collections too.
 HNSW_SYNC_THRESHOLD = 128
 Channel = str  # "texts", "covers" or "passages"
+PASSAGES_KEY = "passages"  # a book's passage count, on its text record (absent: none)
 PASSAGES_ASKED_PER_BOOK = 4  # a search for n books asks for this many times n passages, then keeps each book's best
 T = TypeVar("T")
 
@@ -401,15 +404,18 @@ class BookStore:
         if without_cover:
             self._call("removing cover vectors", self.covers.delete, ids=without_cover)
         self._write_passages(books, passages, passage_vectors)
+        counts = Counter(passage.book_id for passage in passages)  # kept on the text record: passages read by id
         for part in self._batches(len(books)):
             chunk = books[part]
             ids = [book.book_id for book in chunk]
+            metadatas = [book.metadata() | ({PASSAGES_KEY: counts[book.book_id]} if counts[book.book_id] else {})
+                         for book in chunk]  # fmt: skip
             self._call(
                 "writing book records",
                 self.texts.upsert,
                 ids=ids,
                 embeddings=np.asarray(text_vectors[part]),
-                metadatas=self._replacing(self.texts, ids, [book.metadata() for book in chunk]),
+                metadatas=self._replacing(self.texts, ids, metadatas),
                 documents=[book.document for book in chunk],
             )
 
@@ -572,7 +578,11 @@ class BookStore:
 
             text_vectors = self._vectors(self.texts, wanted("texts"))
             cover_vectors = self._vectors(self.covers, wanted("covers"))
-            passage_vectors = self._passage_vectors(wanted("passages"))
+            counts = {
+                book_id: int((metadata or {}).get(PASSAGES_KEY, 0))
+                for book_id, metadata in zip(got["ids"], got["metadatas"], strict=True)
+            }
+            passage_vectors = self._passage_vectors({book_id: counts[book_id] for book_id in wanted("passages")})
         return {
             book_id: StoredBook(
                 BookRecord.from_metadata(book_id, metadata or {}),
@@ -592,18 +602,19 @@ class BookStore:
             return {}
         return {book_id: np.asarray(vector, np.float32) for book_id, vector in zip(got["ids"], embeddings, strict=True)}
 
-    def _passage_vectors(self, book_ids: list[str]) -> dict[str, np.ndarray]:
-        """Each book's passage vectors (one row per passage); books without passages are left out."""
-        if self.passages is None or not book_ids:
+    def _passage_vectors(self, counts: dict[str, int]) -> dict[str, np.ndarray]:
+        """Each book's passage vectors (one row per passage), from its passage count; books without are left out.
+
+        Read by id (``<book id>#p<n>``): reading by the ``book_id`` metadata took 33 ms for 120 books
+        on italian-covers, by id 2 ms."""
+        ids = [passage_id(book_id, index) for book_id, count in counts.items() for index in range(count)]
+        if self.passages is None or not ids:
             return {}
         rows: dict[str, list[np.ndarray]] = {}
-        for part in self._batches(len(book_ids)):
-            where = {"book_id": {"$in": book_ids[part]}}
-            got = self._call(
-                "reading passage vectors", self.passages.get, where=where, include=["embeddings", "metadatas"]
-            )
-            for metadata, vector in zip(got["metadatas"], got["embeddings"], strict=True):
-                rows.setdefault(str(metadata["book_id"]), []).append(np.asarray(vector, np.float32))
+        for part in self._batches(len(ids)):
+            got = self._call("reading passage vectors", self.passages.get, ids=ids[part], include=["embeddings"])
+            for found, vector in zip(got["ids"], got["embeddings"], strict=True):
+                rows.setdefault(book_of(found), []).append(np.asarray(vector, np.float32))
         return {book_id: np.stack(vectors) for book_id, vectors in rows.items()}
 
     def info(self) -> StoreInfo:

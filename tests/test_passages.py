@@ -169,6 +169,9 @@ def test_a_changed_description_replaces_its_passages_and_prune_and_rebuild_remov
     summary, store = ingest(offline_models, tmp_path / "data", write_catalog(tmp_path, rows))
     assert summary.updated == 2
     assert stored_passages(store) == expected_passages(rows) and set(stored_passages(store)) == {"clock"}
+    read = store.fetch(["clock", "clock2"])  # a search reads passages by the count on the text record
+    assert len(read["clock"].passage_vectors) == len(expected_passages(rows)["clock"])
+    assert read["clock2"].passage_vectors is None
 
     summary, store = ingest(
         offline_models, tmp_path / "data", write_catalog(tmp_path, rows[1:]), prune=True, force=True
