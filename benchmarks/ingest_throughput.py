@@ -244,6 +244,19 @@ def compare_checkouts(before: Path, books: int, repeats: int, workers: int, vari
             f"{label} {len(rows) / median:6.2f} ({medians['before'] / median:.3f})" for label, median in medians.items()
         )
         print(f"  {what:22} {cells}")
+    for arm in arms[1:]:  # each repeat's two runs were back to back: their ratio sees the same load
+        ratios = [
+            before.job_seconds / this.job_seconds
+            for before, this in zip(runs_of(runs, "before"), runs_of(runs, arm.label), strict=True)
+        ]
+        print(
+            f"  job, {arm.label} / before by repeat: " + ", ".join(f"{ratio:.2f}" for ratio in ratios)
+            + f" (median {statistics.median(ratios):.3f})"
+        )  # fmt: skip
+
+
+def runs_of(runs: list[IngestRun], label: str) -> list[IngestRun]:
+    return [run for run in runs if run.code == label]
 
 
 def git_commit(tree: Path) -> str:
