@@ -122,6 +122,8 @@ class BookMapper:
             genre=row.get("genre").lower(),
             isbn=row.get("isbn"),
             cover=location,
+            subjects=row.get("subjects"),
+            publisher=row.get("publisher"),
         )
         record.content_hash = self.content_hash(record, cover_bytes)
         return Candidate(row.row, record, cover_bytes)
@@ -129,9 +131,11 @@ class BookMapper:
     def content_hash(self, record: BookRecord, cover_bytes: bytes) -> str:
         """What decides whether a stored book is current: models, options (passages: the rule that made
         them), text fields and cover bytes."""
-        fields = json.dumps([record.title, record.author, record.description, record.year, record.genre, record.isbn])
+        fields = [record.title, record.author, record.description, record.year, record.genre, record.isbn]
+        if record.subjects or record.publisher:  # (only then: stores of catalogs without them stay current)
+            fields += [record.subjects, record.publisher]
         passage_rule = PASSAGE_RULE if self.with_passages else "none"
-        digest = hashlib.sha256(f"{self.models.identity}|ocr={self.ocr}|{passage_rule}|{fields}|".encode())
+        digest = hashlib.sha256(f"{self.models.identity}|ocr={self.ocr}|{passage_rule}|{json.dumps(fields)}|".encode())
         digest.update(cover_bytes)
         return digest.hexdigest()
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from charset_normalizer import from_bytes
 
-FIELDS = ("id", "title", "author", "description", "year", "genre", "isbn", "cover")
+FIELDS = ("id", "title", "author", "description", "year", "genre", "isbn", "cover", "subjects", "publisher")
 # Header names we recognise without a --map option (compared case-insensitively).
 SYNONYMS: dict[str, tuple[str, ...]] = {
     "id": ("id", "book_id", "identifier"),
@@ -30,6 +30,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "genre": ("genre", "category", "subject"),
     "isbn": ("isbn", "isbn13", "isbn_13", "isbn10"),
     "cover": ("cover", "cover_path", "image", "image_path", "filename", "file", "cover_url", "image_url"),
+    "subjects": ("subjects", "keywords", "tags", "topics"),
+    "publisher": ("publisher", "imprint"),
 }
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
 
@@ -117,9 +119,17 @@ class ColumnMap:
                 except KeyError as error:
                     raise KeyError(f"template {column!r} names a column the row lacks: {error}") from error
             else:
-                value = raw.get(column)
-                values[name] = "" if value is None else str(value)
+                values[name] = as_text(raw.get(column))
         return values
+
+
+def as_text(value: Any) -> str:
+    """A catalog value as text: a JSON list (subjects, several authors) is its items joined by "; "."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return "; ".join(str(item) for item in value if item is not None and str(item).strip())
+    return str(value)
 
 
 MAX_FIELD_CHARS = 100_000  # a field longer than this rejects its row (a description is a few thousand)

@@ -89,8 +89,8 @@ class FullTextDocument:
             title=record.title,
             author=record.author,
             description=record.description,
-            subjects=" ".join(part for part in (getattr(record, "subjects", ""), record.genre) if part),
-            publisher=getattr(record, "publisher", ""),
+            subjects=" ".join(part for part in (record.subjects, record.genre) if part),
+            publisher=record.publisher,
             cover_text=record.cover_text,
         )
 

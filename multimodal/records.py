@@ -39,6 +39,8 @@ class BookRecord:
     phash: str = ""
     cover_text: str = ""
     flags: list[str] = field(default_factory=list)
+    subjects: str = ""  # the catalog's subject headings or keywords, "; "-separated (searched as full text)
+    publisher: str = ""  # (searched as full text)
 
     @property
     def document(self) -> str:
@@ -65,6 +67,8 @@ class BookRecord:
             "cover_text": self.cover_text,
             "flags": ",".join(self.flags),
             "description": self.description,
+            "subjects": self.subjects,
+            "publisher": self.publisher,
             **self.folded_metadata(),
         }
         return {key: value for key, value in values.items() if value not in (None, "")}
@@ -93,6 +97,8 @@ class BookRecord:
             phash=str(metadata.get("phash", "")),
             cover_text=str(metadata.get("cover_text", "")),
             flags=[flag for flag in str(metadata.get("flags", "")).split(",") if flag],
+            subjects=str(metadata.get("subjects", "")),
+            publisher=str(metadata.get("publisher", "")),
         )
 
 

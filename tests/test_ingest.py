@@ -128,6 +128,27 @@ def test_blank_cover_book_is_searchable_by_text(offline_models, tmp_path):
     assert hits[0].book_id == "plain" and hits[0].flags == ["blank-cover"]
 
 
+def test_subjects_and_publisher_are_stored_and_searched_as_full_text(offline_models, tmp_path):
+    from multimodal import open_search
+
+    rows = good_rows(tmp_path, 3)
+    path = tmp_path / "books.jsonl"
+    rows[1] |= {"subjects": ["Beekeeping", "Rural life"], "publisher": "Quillfeather Press"}
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    first, store = run(offline_models, tmp_path / "store", path)
+    assert first.ingested == 3
+    record = store.fetch(["b1"])["b1"].record
+    assert (record.subjects, record.publisher) == ("Beekeeping; Rural life", "Quillfeather Press")
+    folio = open_search(Settings(profile="offline", data_dir=tmp_path / "store"), models=offline_models.models)
+    for words in ("quillfeather", "beekeeping"):  # in no title, author or description
+        hits = folio.search(text=words, min_score=0.0).hits
+        assert hits[0].book_id == "b1" and hits[0].signals["fulltext"] > 0.9, words
+    rows[1]["publisher"] = "Another House"  # a changed publisher is a changed book
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    again, _ = run(offline_models, tmp_path / "store", path)
+    assert (again.updated, again.unchanged) == (1, 2)
+
+
 def test_rerun_redoes_only_what_changed(offline_models, tmp_path):
     rows = good_rows(tmp_path, 5)
     catalog = write_catalog(tmp_path, rows)

@@ -61,6 +61,15 @@ def test_json_array(tmp_path: Path):
     assert row.book_id == rows_of(path)[0].book_id
 
 
+def test_subjects_and_publisher_are_read_and_a_list_is_joined(tmp_path: Path):
+    path = tmp_path / "books.json"
+    book = {"isbn": "9788870561012", "title": "Programmazione del 6502", "author": ["Rodnay Zaks", None]}
+    path.write_text(json.dumps([book | {"subjects": ["Technology", "Assembly"], "publisher": "Jackson Libri"}]))
+    [row] = rows_of(path, cover="covers/{isbn}.webp")
+    assert row.get("subjects") == "Technology; Assembly" and row.get("publisher") == "Jackson Libri"
+    assert row.get("author") == "Rodnay Zaks"  # a list of one author (and a null) is that author, not "['...']"
+
+
 def test_latin1_and_bom_csv(tmp_path: Path):
     latin = tmp_path / "latin.csv"
     latin.write_bytes("title,author,cover\nCafé Noël,Zoë Brontë,x.png\n".encode("latin-1"))
