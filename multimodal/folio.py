@@ -35,11 +35,14 @@ class Folio:
 
     @classmethod
     def open(cls, settings: Settings | None = None, *, create: bool = False, **overrides: object) -> Folio:
-        """``multimodal.service.open_search`` with settings (default: FOLIO_* variables) and overrides."""
+        """``multimodal.service.open_search`` with settings (default: FOLIO_* variables) and overrides,
+        validated like the settings themselves (``data_dir="store"`` is a path; a bad value is an error)."""
         from multimodal.service import open_search
 
         settings = settings or Settings()
-        return open_search(settings.model_copy(update=overrides) if overrides else settings, create=create)
+        if overrides:
+            settings = Settings.model_validate(settings.model_dump() | overrides)
+        return open_search(settings, create=create)
 
     @property
     def profile(self) -> str:

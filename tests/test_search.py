@@ -169,3 +169,12 @@ def test_more_like_this_cover_in_the_offline_profile_stays_in_genre(offline_foli
     hits = offline_folio.more_like("sample-010", by="cover", k=3, min_score=0).hits
     genres = [hit.genre for hit in hits]  # sample covers share a palette and motif per genre
     assert genres[0] == "mystery" and genres.count("mystery") >= 2
+
+
+def test_folio_open_validates_its_overrides(tmp_path):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        Folio.open(profile="offline", data_dir=tmp_path / "store", results="many")
+    folio = Folio.open(profile="offline", data_dir=str(tmp_path / "store"), create=True)  # a str is a path
+    assert folio.settings.data_dir == tmp_path / "store" and folio.count() == 0
