@@ -11,7 +11,7 @@ jobs run are pessimistic.
 ``--compare`` measures the query path as it was before the speed-up too, in the same run: with the OCR
 padding every text line to rapidocr's 320 px (one thread per forward), and with that and torch and the
 OCR on the libraries' default threads (as before). Each photo is searched once per path, one after the
-other, so all paths see the same load.
+other (each path first in turn), so all paths see the same load.
 """
 
 from __future__ import annotations
@@ -111,8 +111,8 @@ def main() -> None:
         for path in paths:
             switch.use(path)
             folio.search(image=queries[0])  # warm-up: lazy loading is not a query's latency
-        for jpeg in queries:
-            for path in paths:
+        for number, jpeg in enumerate(queries):
+            for path in paths[number % len(paths) :] + paths[: number % len(paths)]:  # each path first in turn
                 switch.use(path)
                 started = time.perf_counter()
                 result = folio.search(image=jpeg)
