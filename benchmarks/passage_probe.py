@@ -1,92 +1,60 @@
-"""Would chunked descriptions help the vectors? MiniLM on the Italian catalog, with and without passages.
+"""What passages give the vectors: the text channel alone, with and without them, on the end of long descriptions.
 
-    python benchmarks/passage_probe.py --queries 200 --seed 1
+    python -m ingest ../shared/data/italian-covers/books.json --profile offline --data-dir /tmp/italian-with
+    python benchmarks/passage_probe.py /tmp/italian-with --queries 200 --seed 1
 
 MiniLM reads 256 word pieces of a book's text; Italian runs about 2.2 word pieces a word, so the end
-of a long description is never embedded. Queries: 8 consecutive words from the last 40 words of a
-description longer than 150 words. Ranked by the book's text vector alone (as stored today), then by
-the best of its text vector and its passages' vectors: windows of ``--words`` words overlapping by
-``--overlap``, each embedded as "title. passage". Prints R@1 of both and what the passages cost
-(how many, and their encoding time beside the books' own).
+of a long description is never embedded in the book's vector. Queries: 8 consecutive words from the
+last 40 words of a description longer than 150 words (``--seed`` draws the books and the words). On
+one store ingested with passages, the ``text_vs_text`` channel is run as search runs it
+(``Searcher.nearest``: each book at its best of its text vector and its passages' vectors) and with
+the book vectors alone (``BookStore.nearest`` on the texts, as before passages). Prints R@1 and R@10
+of both, and the load average.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
-import time
 from pathlib import Path
 
-import numpy as np
+from multimodal import Folio, Settings
+from multimodal.search import Shortlist
+from multimodal.signals import SIGNALS
 
-from multimodal.encoders import MiniLMEncoder
-from multimodal.records import BookRecord
-
-ITALIAN = Path(__file__).resolve().parents[2] / "shared" / "data" / "italian-covers" / "books.json"
-
-
-def passages(record: BookRecord, words: int, overlap: int) -> list[str]:
-    tokens = record.description.split()
-    if len(tokens) <= words:
-        return []
-    return [
-        f"{record.title}. " + " ".join(tokens[start : start + words])
-        for start in range(0, len(tokens) - overlap, words - overlap)
-    ]
+LONG_WORDS, END_WORDS, QUERY_WORDS = 150, 40, 8
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("data_dir", type=Path, help="a store ingested with passages (offline profile)")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--words", type=int, default=80)
-    parser.add_argument("--overlap", type=int, default=20)
     args = parser.parse_args()
-    books = json.loads(ITALIAN.read_text())
-    records = [BookRecord(b["isbn"], b["title"], b.get("author") or "", b.get("description") or "") for b in books]
-    encoder = MiniLMEncoder(device="cpu")
-    start = time.perf_counter()
-    documents = encoder.encode_texts([record.document for record in records])
-    documents_s = time.perf_counter() - start
-    texts, owners = [], []
-    for i, record in enumerate(records):
-        for passage in passages(record, args.words, args.overlap):
-            texts.append(passage)
-            owners.append(i)
-    start = time.perf_counter()
-    passage_vectors = encoder.encode_texts(texts)
-    passages_s = time.perf_counter() - start
+    folio = Folio.open(Settings(profile="offline", data_dir=args.data_dir, query_ocr=False))
+    books = [record for record in folio.records() if len(record.description.split()) > LONG_WORDS]
     rng = random.Random(args.seed)
-    long_books = [i for i, record in enumerate(records) if len(record.description.split()) > 150]
     queries = []
-    for i in rng.sample(long_books, min(args.queries, len(long_books))):
-        tokens = records[i].description.split()
-        start_word = rng.randrange(len(tokens) - 40, len(tokens) - 8)
-        queries.append((i, " ".join(tokens[start_word : start_word + 8])))
-    query_vectors = encoder.encode_texts([text for _, text in queries])
-    owner_index = np.array(owners)
-
-    def recall_at_1(with_passages: bool) -> float:
-        hits = 0
-        for (book, _), vector in zip(queries, query_vectors, strict=True):
-            similarity = documents @ vector
-            if with_passages:
-                best = np.full(len(records), -1.0, dtype=np.float32)
-                np.maximum.at(best, owner_index, passage_vectors @ vector)
-                similarity = np.maximum(similarity, best)
-            hits += int(np.argmax(similarity) == book)
-        return hits / len(queries)
-
-    print(
-        f"load average {os.getloadavg()[0]:.1f}; {len(records)} books encoded in {documents_s:.0f}s, "
-        f"{len(texts)} passages (words {args.words}, overlap {args.overlap}) in {passages_s:.0f}s"
-    )
-    print(
-        f"end-of-description 8 words, {len(queries)} queries (seed {args.seed}): R@1 text vector "
-        f"{recall_at_1(False):.3f}, with passages {recall_at_1(True):.3f}"
-    )
+    for record in rng.sample(books, min(args.queries, len(books))):
+        words = record.description.split()
+        start = rng.randrange(len(words) - END_WORDS, len(words) - QUERY_WORDS)
+        queries.append((record.book_id, " ".join(words[start : start + QUERY_WORDS])))
+    vectors = folio.searcher.encode_texts([text for _, text in queries])
+    channel = SIGNALS["text_vs_text"]
+    ranks: dict[str, list[int | None]] = {"book vectors alone": [], "with passages": []}
+    for (book_id, _), vector in zip(queries, vectors, strict=True):
+        alone = [found for found, _ in folio.store.nearest("texts", vector, 10)]
+        both = list(folio.searcher.nearest(channel, vector, 10, None, Shortlist()))
+        for name, ranked in (("book vectors alone", alone), ("with passages", both)):
+            ranks[name].append(ranked.index(book_id) + 1 if book_id in ranked else None)
+    print(f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}; {folio.store.info().passages} passages")
+    what = f"{len(queries)} queries: 8 words from the end of a long description, seed {args.seed}"
+    print(f"text_vs_text channel alone, {what}")
+    for name, found in ranks.items():
+        at_1 = sum(rank == 1 for rank in found) / len(found)
+        at_10 = sum(rank is not None for rank in found) / len(found)
+        print(f"  {name:20} R@1 {at_1:.3f}  R@10 {at_10:.3f}")
 
 
 if __name__ == "__main__":
