@@ -17,7 +17,9 @@ and a clean frame-filling photo with no legible text still wins on the picture.
 
 ``identifies`` says whether the photo identifies its first hit, or is probably of a book the catalog
 does not hold: the first hit's title and author read on the cover (or most of them, better than any
-other book's), or its cover being the one the photo looks most like, with some words or decisively.
+other work's), or its cover being the one the photo looks most like, with some words, decisively, or
+as a near-duplicate. It is the photo's one notion of "confident": the result's verdict is "found"
+exactly when it holds (``multimodal.confidence``).
 
 A catalog may file one work twice (genre-covers files a title under several genres, often with the same
 cover): such twins match a photo equally, so "how far the best stands out" is measured against the best
