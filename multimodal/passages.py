@@ -4,8 +4,8 @@ A book's text vector reads its whole text (title, author, genre, description) on
 encoder's window (``window_tokens``: MiniLM 256 word pieces, e5 512, CLIP 77); what lies beyond is
 invisible to it. So a book whose text may not fit gets *passages*: overlapping runs of its
 description's words, each small enough to be read whole, each embedded as ``"<title>. <words>"``
-and stored in the ``<name>_passages`` collection (``multimodal.store``). A query's nearest passages
-are folded to books, best passage per book (the ``text_vs_passages`` channel, ``multimodal.signals``).
+and stored in the ``<name>_passages`` collection (``multimodal.store``). The ``text_vs_text`` channel
+(``multimodal.signals``) searches them with the book texts: each book counts at its best vector.
 
 The rule, in words because words are what a catalog has (token counts differ by model and language):
 
