@@ -34,8 +34,8 @@ def seconds(call) -> float:
     return time.perf_counter() - start
 
 
-def measure(size: int, bench_dir: Path) -> None:
-    settings = catalog_store("offline", size, bench_dir)
+def measure(size: int, bench_dir: Path, synthetic_covers: bool) -> None:
+    settings = catalog_store("offline", size, bench_dir, synthetic_covers)
     store = open_ingest(settings).store
     read_s = seconds(lambda: sum(1 for _ in store.iter_records()))
     with tempfile.TemporaryDirectory(prefix="folio-fulltext-sync-") as folder:
@@ -58,10 +58,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", nargs="+", type=int, default=[1000, 100_000])
     parser.add_argument("--bench-dir", type=Path, default=BENCH_DIR)
+    parser.add_argument("--text-only", action="store_true", help="the catalogs without synthetic covers (bench_common)")
     args = parser.parse_args()
     print(machine_line())
     for size in args.sizes:
-        measure(size, args.bench_dir)
+        measure(size, args.bench_dir, not args.text_only)
     print(machine_line())
 
 
