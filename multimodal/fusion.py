@@ -27,14 +27,15 @@ def relevance(signals: dict[str, float], weights: dict[str, float]) -> float:
 
     Fused scores are relative to the other candidates (the best of a nonsense query still scores
     high); relevance is not, so a minimum relevance can say "nothing matches". Only the signals
-    this query has count (a text query has no picture signals), and a signal that only speaks when it
-    matches (``Signal.counts_unmatched`` False: a quoted phrase) counts only where it matched.
+    this query has count (a text query has no picture signals), and only those whose value is an
+    absolute one (``Signal.counts_in_relevance``: not a full-text score, relative to the query's best
+    book; a quoted phrase only where it matched).
     """
     check_registered(weights)
     used = {
         name: weight
         for name, weight in weights.items()
-        if name in signals and (SIGNALS[name].counts_unmatched or SIGNALS[name].matched(signals[name]))
+        if name in signals and SIGNALS[name].counts_in_relevance(signals[name])
     }
     total = sum(used.values())
     return sum(min(max(signals[name], 0.0), 1.0) * weight for name, weight in used.items()) / total if total else 0.0

@@ -285,8 +285,9 @@ class Searcher:
         if request.cross_score and ranking.order:
             with timer.stage("cross_score"):
                 self.rank_stage2(query, ranking)
-        kept = [i for i in ranking.order if self.relevance(ranking, i) >= min_score][:k]
-        hits = [self.hit(rank, ranking, i) for rank, i in enumerate(kept, start=1)]
+        relevances = {i: self.relevance(ranking, i) for i in ranking.order}
+        kept = [i for i in ranking.order if relevances[i] >= min_score][:k]
+        hits = [self.hit(rank, ranking, i, relevances[i]) for rank, i in enumerate(kept, start=1)]
         identified = None
         if ranking.evidence is not None and ranking.order:
             first = ranking.order[0]
@@ -336,20 +337,18 @@ class Searcher:
         ranking.order = sorted(top, key=lambda i: -ranking.stage2[i]) + [i for i in ranking.order if i not in scored]
 
     def relevance(self, ranking: Ranking, i: int) -> float:
-        """Absolute match strength (what a minimum score cuts on). Full-text scores are relative to the
-        channel's best book for this query, so they order candidates but do not count here."""
+        """Absolute match strength (what a minimum score cuts on; ``fusion.relevance``)."""
         weights = self.profile.stage2_weights if i in ranking.stage2 else self.profile.stage1_weights
-        relative = {signal.name for signal in fulltext_signals()}
-        return relevance(ranking.signals[i], {name: w for name, w in weights.items() if name not in relative})
+        return relevance(ranking.signals[i], weights)
 
-    def hit(self, rank: int, ranking: Ranking, i: int) -> Hit:
+    def hit(self, rank: int, ranking: Ranking, i: int, relevance: float) -> Hit:
         record = ranking.books[i].record
         stage2 = ranking.stage2.get(i)
         return Hit(
             rank=rank,
             **{name: getattr(record, name) for name in Hit.BOOK_FIELDS},
             score=round(float(ranking.stage1[i] if stage2 is None else stage2), 4),
-            relevance=round(float(self.relevance(ranking, i)), 4),
+            relevance=round(float(relevance), 4),
             stage1_score=round(float(ranking.stage1[i]), 4),
             stage1_rank=ranking.stage1_rank[i],
             stage2_score=None if stage2 is None else round(float(stage2), 4),

@@ -100,6 +100,14 @@ class Signal:
     def matched(self, value: float) -> bool:
         return value >= self.threshold
 
+    def counts_in_relevance(self, value: float) -> bool:
+        """Whether this value says how well a book matches in absolute terms (``fusion.relevance``): never for
+        a full-text score (relative to the query's best book: it orders candidates only), and for a signal
+        that only speaks when it matches (``counts_unmatched`` False) only then."""
+        if isinstance(self.channel, FullTextChannel):
+            return False
+        return self.counts_unmatched or self.matched(value)
+
 
 PairScorer = Callable[[EncodedQuery, Sequence[BookRecord]], Sequence[float | None] | None]
 
