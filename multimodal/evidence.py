@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from multimodal.lexicon import coverage, word_similarities, words
+from multimodal.lexicon import coverage, title_variants, word_similarities, words
 
 IMAGE_SIGNALS = ("image_vs_cover", "perceptual", "image_vs_text")
 TEXT_SIGNALS = ("ocr_title_match", "ocr_vs_text", "ocr_fulltext")
@@ -170,10 +170,12 @@ def photo_weights(
 
 def title_read_share(cover_text: str, title: str) -> float:
     """The share of a title's words (by length) read on the cover, a misspelling counted as ``lexicon`` does."""
-    read, title_words = words(cover_text), words(title)
-    if not read or not title_words:
-        return 0.0
-    return coverage(title_words, word_similarities(read, title_words).max(axis=0))
+    read = words(cover_text)
+    shares = [0.0]
+    for variant in title_variants(title):  # the main title read whole is the title read
+        if read and (title_words := words(variant)):
+            shares.append(coverage(title_words, word_similarities(read, title_words).max(axis=0)))
+    return max(shares)
 
 
 def identifies(

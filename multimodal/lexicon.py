@@ -10,6 +10,9 @@ a cover's title and author with noise, among taglines and blurbs.
   types is part of the title and author) and the share of the book found in the query (a cover's
   text holds the title and author among other words) — and partly the other one, which prefers the
   book whose words the query uses most completely ("Blush" by the author typed over another "Blush").
+  A title with a subtitle ("Zen e multiversi. Un viaggio nella fisica tra monaci e imperatori") is also
+  matched by its main title alone (``title_variants``): a cover prints the subtitle small or not at all,
+  and a reader types the main title.
 - ``phrase_match`` (stage 2): the longest run of the query's words found word for word, in order, in
   the book's title, author or description — what a reader who quotes a line of the blurb types. A run
   of ``MIN_PHRASE_WORDS`` or more is a phrase; its share of the query (by word length) is the score.
@@ -17,6 +20,7 @@ a cover's title and author with noise, among taglines and blurbs.
 
 from __future__ import annotations
 
+import re
 from difflib import SequenceMatcher
 
 import numpy as np
@@ -28,16 +32,32 @@ MIN_FUZZY_LENGTH = 4  # shorter words ("a", "of", "the", "ann") must match exact
 MIN_WORD_SIMILARITY = 0.75  # below this two words are not the same word misspelt
 LESSER_COVERAGE_WEIGHT = 0.2
 MIN_PHRASE_WORDS = 3  # fewer words in a row are a coincidence, not a quote ("of the", "love story")
+# Where a subtitle starts: a colon, semicolon or dash between words, a bracket ("Plays (36)"), or a full stop
+# after a word of four letters or more (not "Dr. Jekyll", "St. Nicholas").
+SUBTITLE_START = re.compile(r"(?<=\w)[:;]\s+|(?<=\w{4})\.\s+|\s+[-–—]\s+|\s*[(\[]")
 
 
 def label(record: BookRecord) -> str:
     return f"{record.title} {record.author}".strip()
 
 
+def title_variants(title: str) -> list[str]:
+    """The title, and its main title when it has a subtitle (the words before the first ``SUBTITLE_START``)."""
+    main = SUBTITLE_START.split(title, maxsplit=1)[0].strip()
+    return [title, main] if main and words(main) and main != title.strip() else [title]
+
+
 def title_match(query: str, record: BookRecord) -> float:
-    """Stage 2: agreement of a query (typed or read off a cover) with a book's title and author, in [0, 1]."""
-    asked, book = words(query), words(label(record))
-    if not asked or not book:
+    """Stage 2: agreement of a query (typed or read off a cover) with a book's title and author, in [0, 1]:
+    the better of its full title's and its main title's (``title_variants``)."""
+    asked = words(query)
+    if not asked:
+        return 0.0
+    return max(label_match(asked, words(f"{title} {record.author}")) for title in title_variants(record.title))
+
+
+def label_match(asked: list[str], book: list[str]) -> float:
+    if not book:
         return 0.0
     similarity = word_similarities(asked, book)
     found_in_book = coverage(asked, similarity.max(axis=1))

@@ -20,7 +20,9 @@ from hypothesis import strategies as st
 
 from multimodal import Folio, SearchFilters
 from multimodal.fusion import RRF_K, fuse, reciprocal_rank_fusion, relevance, shortlist_for_stage2
+from multimodal.lexicon import title_match, title_variants
 from multimodal.profiles import list_profiles, load_profile
+from multimodal.records import BookRecord
 from multimodal.settings import Settings
 
 # -- the fusion itself ------------------------------------------------------------------------
@@ -197,3 +199,17 @@ def test_clip_profile_uses_the_full_text_channel(clip_folio: Folio) -> None:
             hit = clip_folio.search(text=title.lower(), k=3, cross_score=cross_score).hits[0]
             assert hit.title == title
             assert hit.signals["fulltext"] == pytest.approx(1.0)
+
+
+def test_a_cover_showing_only_the_main_title_matches_the_book_whole() -> None:
+    """A catalog title with a subtitle is matched in full by its main title and author (a cover prints the
+    subtitle small or not at all), and the subtitle still tells two books of the same main title apart."""
+    zen = BookRecord(
+        book_id="z", title="Zen e multiversi. Un viaggio nella fisica tra monaci", author="Anthony Aguirre"
+    )
+    other = BookRecord(book_id="o", title="Zen e multiversi: guida", author="Mario Rossi")
+    read_on_cover = "Anthony Aguirre Zen e multiversi Bollati Boringhieri"
+    assert title_match(read_on_cover, zen) > 0.9
+    assert title_match(read_on_cover, zen) > title_match(read_on_cover, other)
+    assert title_match("Zen e multiversi guida", other) > title_match("Zen e multiversi guida", zen)
+    assert title_variants("Dr. Jekyll and Mr. Hyde") == ["Dr. Jekyll and Mr. Hyde"]  # an abbreviation is no subtitle
