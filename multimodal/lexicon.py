@@ -41,10 +41,13 @@ def label(record: BookRecord) -> str:
     return f"{record.title} {record.author}".strip()
 
 
+MIN_MAIN_TITLE_WORDS = 2  # "Works [37 plays, 6 poems]", "Novels (…)": one generic word names no book
+
+
 def title_variants(title: str) -> list[str]:
     """The title, and its main title when it has a subtitle (the words before the first ``SUBTITLE_START``)."""
     main = SUBTITLE_START.split(title, maxsplit=1)[0].strip()
-    return [title, main] if main and words(main) and main != title.strip() else [title]
+    return [title, main] if len(words(main)) >= MIN_MAIN_TITLE_WORDS and main != title.strip() else [title]
 
 
 def title_match(query: str, record: BookRecord) -> float:

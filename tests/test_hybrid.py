@@ -213,3 +213,4 @@ def test_a_cover_showing_only_the_main_title_matches_the_book_whole() -> None:
     assert title_match(read_on_cover, zen) > title_match(read_on_cover, other)
     assert title_match("Zen e multiversi guida", other) > title_match("Zen e multiversi guida", zen)
     assert title_variants("Dr. Jekyll and Mr. Hyde") == ["Dr. Jekyll and Mr. Hyde"]  # an abbreviation is no subtitle
+    assert title_variants("Works [37 plays, 6 poems, sonnets]") == ["Works [37 plays, 6 poems, sonnets]"]  # too generic
