@@ -50,7 +50,8 @@ def read_reports(paths: list[Path]) -> list[Searched]:
         catalog = Path(report["catalog"]).parent.name or report["catalog"]
         for task, result in report["tasks"].items():
             for outcome in result.get("outcomes", []):
-                hits = [SimpleNamespace(**hit) for hit in outcome.get("top_hits", [])]
+                # reports before the phrase feature have none: 0, as for a hit without the signal
+                hits = [SimpleNamespace(**{"phrase": 0.0, **hit}) for hit in outcome.get("top_hits", [])]
                 searched.append(Searched(catalog, task, hits, outcome.get("cover_identified")))
     return searched
 

@@ -81,7 +81,12 @@ def run_query(folio: Folio, query: Query, reference: Reference | None) -> Outcom
         cover_text=result.cover_text,
         top=result.hits[0].book_id if result.hits else "",
         top_hits=[
-            {"score": hit.score, "relevance": hit.relevance, "right": hit.book_id in query.relevant}
+            {
+                "score": hit.score,
+                "relevance": hit.relevance,
+                "phrase": hit.phrase,
+                "right": hit.book_id in query.relevant,
+            }
             for hit in result.hits[:TOP_HITS_KEPT]
         ],
         conditions=query.conditions,

@@ -4,7 +4,8 @@ A hit's confidence is the share of hits with such scores that were the right boo
 evaluation's queries of every catalog (typed queries, frame-filling and scene photos, and books held
 out of the store so that nothing is right), a hit's features — its relevance (absolute match
 strength), its score's margin over the next hit, whether it is first, whether the query was a photo,
-and whether the photo's own evidence identifies it (``multimodal.evidence.identifies``) — were fitted
+whether the photo's own evidence identifies it (``multimodal.evidence.identifies``), and how much of the
+typed words it holds verbatim as a phrase (``phrase_match``: a quoted line of its blurb) — were fitted
 to "was it right?" by a logistic regression, whose output was then calibrated by isotonic regression
 (``python -m evaluation.calibrate``). The fitted numbers are data, one file per profile in
 ``multimodal/calibration/``; they were fitted on the tuning split (seed 2) and are reported on the
@@ -39,7 +40,7 @@ Verdict = Literal["found", "matches", "not_in_catalog", "empty"]
 FOUND_AT = 0.9  # "found": at least 9 in 10 hits at this confidence were the right book
 LIKELY_AT = 0.5
 TIER_THRESHOLDS: tuple[tuple[Tier, float], ...] = (("found", FOUND_AT), ("likely", LIKELY_AT))
-FEATURES = ("relevance", "margin", "first", "photo", "photo_identified")
+FEATURES = ("relevance", "margin", "first", "photo", "photo_identified", "phrase")
 BELOW_FOUND = round(FOUND_AT - 0.001, 4)  # the highest confidence that is not "found"
 
 
@@ -48,11 +49,13 @@ class Scored(Protocol):
 
     score: float
     relevance: float
+    phrase: float  # the hit's phrase_match (0 when its signal is absent)
 
 
 def hit_features(hits: Sequence[Scored], index: int, identified: bool | None = None) -> list[float]:
     """The features of ``hits[index]`` in its list: relevance, score margin over the next hit, is it first, is the
-    query a photo (``identified`` is not None), and does the photo identify this hit (the first one)."""
+    query a photo (``identified`` is not None), does the photo identify this hit (the first one), and its phrase
+    match."""
     hit = hits[index]
     following = hits[index + 1].score if index + 1 < len(hits) else 0.0
     first = index == 0
@@ -63,6 +66,7 @@ def hit_features(hits: Sequence[Scored], index: int, identified: bool | None = N
         1.0 if first else 0.0,
         1.0 if photo else 0.0,
         1.0 if first and identified else 0.0,
+        float(hit.phrase),
     ]
 
 

@@ -176,6 +176,11 @@ class Hit:
     tier: str = ""  # "found", "likely" or "possible" (multimodal/confidence.py)
 
     @property
+    def phrase(self) -> float:
+        """How much of the typed words this book holds verbatim as a phrase (``phrase_match``; 0 when absent)."""
+        return self.signals.get("phrase_match", 0.0)
+
+    @property
     def has_cover(self) -> bool:
         return has_cover(self.cover, self.flags)
 

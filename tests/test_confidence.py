@@ -22,7 +22,7 @@ from multimodal.confidence import (
 
 def hits(*pairs: tuple[float, float], right: int | None = None) -> list[SimpleNamespace]:
     """Hits with (score, relevance); ``right`` is the index of the right one, if any."""
-    return [SimpleNamespace(score=s, relevance=r, right=i == right) for i, (s, r) in enumerate(pairs)]
+    return [SimpleNamespace(score=s, relevance=r, phrase=0.0, right=i == right) for i, (s, r) in enumerate(pairs)]
 
 
 def synthetic_queries(count: int, seed: int) -> list[Searched]:
@@ -93,13 +93,13 @@ def test_calibrate_command_writes_a_calibration_that_loads(tmp_path: Path):
     loaded = Calibration(**json.loads(out.read_text()))
     assert loaded.fitted and "romance-covers/absent" in loaded.fitted_on
     assert loaded.features == list(FEATURES)
-    assert 0.0 <= loaded.confidence([0.9, 0.3, 1.0, 0.0, 0.0]) <= 1.0
-    assert loaded.confidence([0.95, 0.4, 1.0, 0.0, 0.0]) >= loaded.confidence([0.3, 0.0, 1.0, 0.0, 0.0])
+    assert 0.0 <= loaded.confidence([0.9, 0.3, 1.0, 0.0, 0.0, 0.0]) <= 1.0
+    assert loaded.confidence([0.95, 0.4, 1.0, 0.0, 0.0, 0.0]) >= loaded.confidence([0.3, 0.0, 1.0, 0.0, 0.0, 0.0])
 
 
 def test_a_fit_of_the_three_first_features_still_loads_and_weighs_only_those():
     older = Calibration("offline", weights=[4.0, 6.0, 3.0], bias=-6.0, knots_x=[0.0, 1.0], knots_y=[0.0, 1.0])
-    assert older.confidence([0.9, 0.3, 1.0, 1.0, 1.0]) == older.confidence([0.9, 0.3, 1.0, 0.0, 0.0]) > 0.5
+    assert older.confidence([0.9, 0.3, 1.0, 1.0, 1.0, 1.0]) == older.confidence([0.9, 0.3, 1.0, 0.0, 0.0, 0.0]) > 0.5
 
 
 def photo_result(identified: bool, *pairs: tuple[float, float]) -> SimpleNamespace:
