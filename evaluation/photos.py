@@ -159,7 +159,7 @@ def condition_groups(conditions: dict[str, Any]) -> list[str]:
         groups.append("cover " + ("40-65%" if conditions["cover_height"] < 0.65 else "65-90%") + " of the height")
     if "rotation" in conditions:
         groups.append("rotation " + ("≤10°" if abs(conditions["rotation"]) <= 10 else ">10°"))
-    groups += [name for name in ("glare", "thumb", "shadow") if conditions.get(name)]
+    groups += [name for name in ("glare", "thumb", "shadow", "bent") if conditions.get(name)]
     if "jpeg" in conditions:
         groups.append("JPEG " + ("35-54" if conditions["jpeg"] < 55 else "55-75"))
     return groups

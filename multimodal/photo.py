@@ -14,16 +14,19 @@ or at home, with its amounts drawn from ``SceneConditions``:
    sheet of printed paper, a phone);
 2. the cover placed in it: its height 40–90 % of the frame's, rotated by up to ±20°, each corner moved
    by up to 7 % of the cover's side (the phone not parallel to the book), a soft drop shadow under it;
-3. light: an uneven gradient over the frame, sometimes a cast shadow (a soft dark band), sometimes
+3. the cover as printed, not the catalog's file: another white balance, tone curve and saturation, and
+   sometimes curved (a paperback or jacket that does not lie flat: no longer one plane);
+4. light: an uneven gradient over the frame, sometimes a cast shadow (a soft dark band), sometimes
    glare (a bright ellipse on the cover);
-4. a thumb over one edge of the cover, sometimes;
-5. focus: none, Gaussian blur or motion blur; sensor noise; JPEG quality 35–75.
+5. a thumb over one edge of the cover, sometimes;
+6. focus: none, Gaussian blur or motion blur; sensor noise; JPEG quality 35–75.
 
 A scene records what was drawn (``ScenePhoto.conditions``: the evaluation breaks results down by
 it) and where the cover's corners are (``ScenePhoto.corners``: localisation is measured against it).
 
-What it does not model: real light (reflections of the room, colour casts of lamps), curved or glossy
-library jackets and plastic covers, covers seen on a shelf spine-out, real motion and rolling shutter,
+What it does not model: real light (reflections of the room, colour casts of lamps), glossy library
+jackets and plastic covers (glare is one ellipse), the detail of a real print (the cover is the catalog's
+thumbnail enlarged), covers seen on a shelf spine-out, real motion and rolling shutter,
 the phone's own sharpening and tone mapping. See docs/evaluation.md.
 """
 
@@ -132,6 +135,7 @@ class SceneConditions:
     motion_blur: tuple[int, int] = (5, 15)  # kernel length in pixels
     noise: tuple[float, float] = (1.0, 8.0)  # sigma in grey levels
     jpeg_quality: tuple[int, int] = (35, 75)
+    bent: float = 0.35  # probability that the cover is curved (a paperback or a jacket that does not lie flat)
 
 
 @dataclass
@@ -157,11 +161,19 @@ def scene_photo(
     share = float(rng.uniform(*conditions.cover_height))
     corners, rotation = place_cover(rng, cover.size, width, height, share, conditions)
     drop_shadow(frame, corners, rng)
-    paste_quad(frame, np.asarray(cover.convert("RGB"), np.float32), corners)
+    # The printed, photographed cover is not the catalog's file: its own stream of draws, so that the
+    # scene's other amounts are the same as before it was modelled.
+    printed = np.random.default_rng([seed, 1])
+    picture = as_printed(np.asarray(cover.convert("RGB"), np.float32), printed)
+    bent = bool(printed.random() < conditions.bent)
+    if bent:
+        picture = curved(picture, printed)
+    paste_quad(frame, picture, corners)
     drawn: dict[str, str | float | bool] = {
         "background": kind,
         "cover_height": round(share, 2),
         "rotation": round(rotation, 1),
+        "bent": bent,
     }
     uneven_light(frame, rng)
     drawn["shadow"] = bool(rng.random() < conditions.shadow)
@@ -297,6 +309,32 @@ BACKGROUND_PAINTERS: dict[str, BackgroundPainter] = {
     "covers": strewn_covers,
     "desk": desk,
 }
+
+
+# -- the printed cover ------------------------------------------------------------------------
+def as_printed(picture: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The cover as printed and seen by a camera, not the catalog's file: white balance off by up to 12 %
+    per channel, another tone curve (gamma 0.8–1.25), colours duller or brighter, ink that never reaches
+    the file's black or white."""
+    tone = 255 * (picture / 255) ** rng.uniform(0.8, 1.25)
+    grey = tone.mean(axis=2, keepdims=True)
+    tone = grey + (tone - grey) * rng.uniform(0.75, 1.15)
+    tone *= rng.uniform(0.88, 1.12, 3).astype(np.float32)
+    low, high = rng.uniform(0, 20), rng.uniform(225, 255)
+    return (low + tone * (high - low) / 255).clip(0, 255).astype(np.float32)
+
+
+def curved(picture: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The cover bent about its spine-to-edge axis: columns stretched and squeezed along a wave, the top
+    and bottom edges bowed — no longer one plane, so no single homography maps it back exactly."""
+    height, width = picture.shape[:2]
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    wave = np.sin(np.pi * x / width)
+    bow = rng.uniform(0.01, 0.04) * rng.choice([-1, 1])
+    source_y = y + bow * height * wave * (2 * y / height - 1)
+    source_x = x + rng.uniform(0.01, 0.03) * width * np.sin(2 * np.pi * x / width)
+    maps = source_x.astype(np.float32), source_y.astype(np.float32)
+    return cv2.remap(picture, *maps, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 # -- light, hands and optics ------------------------------------------------------------------
