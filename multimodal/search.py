@@ -17,6 +17,7 @@ channels' similarities and full-text scores too) are fused with ``stage2_weights
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,6 +36,7 @@ from multimodal.evidence import (
 from multimodal.fulltext import FullTextDocument, StoreFullText
 from multimodal.fusion import fuse, reciprocal_rank_fusion, relevance, shortlist_for_stage2
 from multimodal.images import load_image
+from multimodal.keypoints import photo_keypoints
 from multimodal.lexicon import title_match
 from multimodal.models import Models
 from multimodal.photo_query import read_photo
@@ -111,6 +113,9 @@ class Searcher:
                     timer.seconds[f"photo_{name}"] += ms / 1000
             if query.cover_text:
                 query.cover_text_vector = self.encode_texts([query.cover_text])[0]
+            if "cover_keypoints" in self.profile.stage2_weights:  # the whole photo: the match finds the cover in it
+                with timer.stage("photo_keypoints") if timer is not None else nullcontext():
+                    query.photo_keypoints = photo_keypoints(image)
         return query
 
     def best_cover_match(self, vector: np.ndarray) -> float:

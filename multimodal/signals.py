@@ -32,6 +32,7 @@ import numpy as np
 
 from multimodal.errors import SignalError
 from multimodal.fingerprint import phash_similarity
+from multimodal.keypoints import COVERS, Keypoints, match
 from multimodal.lexicon import phrase_match, title_match
 from multimodal.records import BookRecord
 
@@ -54,6 +55,7 @@ class EncodedQuery:
     cover_text_vector: np.ndarray | None = None
     cover_region: str = ""  # "cover" or "whole": where the image's vectors and text came from (photo_query)
     region_confidence: float = 0.0
+    photo_keypoints: Keypoints | None = None  # the photo's local features (multimodal.keypoints)
     # The cross-encoder (or None): scores (query text, book text) pairs, possibly shared with other queries.
     score_pairs: Callable[[list[tuple[str, str]]], Sequence[float]] | None = None
 
@@ -275,3 +277,21 @@ def _perceptual(query: EncodedQuery, book: BookRecord) -> float | None:
     if not query.image_phash:
         return None
     return phash_similarity(query.image_phash, book.phash) if book.phash else 0.0
+
+
+KEYPOINTS_MIN_SPREAD = 0.1  # a few inliers more or less than another wrong cover is chance, not evidence
+
+
+@pair_signal(
+    "cover_keypoints",
+    group="visual",
+    compares="your photo vs the book's cover, feature by feature, the cover found whole at the photo's centre",
+    min_spread=KEYPOINTS_MIN_SPREAD,
+)
+def _cover_keypoints(query: EncodedQuery, book: BookRecord) -> float | None:
+    """How surely the book's cover is the one photographed (``keypoints.CoverMatch.photographed``); None for a
+    book whose cover file cannot be read (a URL, a missing or broken file): no signal, never an error."""
+    if query.photo_keypoints is None or not book.has_cover:
+        return None
+    cover = COVERS.get(book.cover)
+    return None if cover is None else match(query.photo_keypoints, cover).photographed()

@@ -1,0 +1,178 @@
+"""Whether a catalog cover is in a photo, and where: local features matched and verified by a homography.
+
+A perceptual vector or hash compares two whole pictures; in a scene the photographed cover is one part of
+the frame, and the covers lying around it are parts too. Local features say more: ORB keypoints of the
+photo are matched to those of a catalog cover (Lowe's ratio test), and the matches that one perspective
+transform (a homography, fitted by RANSAC) carries from the cover onto the photo are counted. A catalog
+cover that is in the photo has tens to hundreds of such *inliers*; another cover has a handful, by chance.
+
+The homography also says where the cover lies: its corners projected into the photo (``CoverMatch.quad``),
+the share of the frame they cover, and whether they hold the frame's centre. A reader centres the book
+they photograph, so a verified cover that misses the centre is a neighbour lying beside it, not the book.
+
+The photo's features are computed once per query (``photo_keypoints``); a catalog cover's are computed
+from its file at a fixed size and kept in a bounded cache (``CoverKeypoints``): a cover that cannot be
+read (no file, a URL, a broken image) gives no signal, never an error.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from threading import Lock
+
+import cv2
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+PHOTO_SIDE = 640  # the photo's longest side when featurised
+PHOTO_FEATURES = 1000
+COVER_HEIGHT = 300  # a catalog cover is featurised at this height (thumbnails are 200–500 px tall)
+COVER_FEATURES = 300
+RATIO = 0.8  # Lowe's ratio test: a match must be this much closer than the second best
+RANSAC_PIXELS = 6.0  # in the photo's working pixels
+MIN_MATCHES = 8  # fewer ratio-test matches than this fit no homography worth the name
+KEYPOINT_FLOOR = 10  # inliers a wrong cover reaches by chance (the best of 40 wrong covers: 90 % at most 11)
+KEYPOINT_SATURATION = 60  # inliers that verify a cover beyond doubt (the photographed cover's median: 55-80)
+CENTRE_SLACK = 0.1  # a cover this far from the frame's centre (in frame fractions) is beside the photographed one
+CACHE_SIZE = 2048  # catalog covers whose features are kept (about 20 KB each)
+
+
+@dataclass(frozen=True)
+class Keypoints:
+    """An image's local features: keypoint positions (working pixels), their ORB descriptors, the working size."""
+
+    points: np.ndarray  # (n, 2) float32
+    descriptors: np.ndarray | None  # (n, 32) uint8, None when no keypoint was found
+    size: tuple[int, int]  # width, height of the image as featurised
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+
+@dataclass(frozen=True)
+class CoverMatch:
+    """A catalog cover matched against a photo."""
+
+    inliers: int  # matches the homography carries onto the photo within RANSAC_PIXELS
+    quad: np.ndarray | None = None  # the cover's corners in the photo, as fractions of its width and height
+    area_share: float = 0.0  # the share of the frame inside the quad (0: the homography folds the cover)
+    centre_distance: float = 1.0  # from the frame's centre to the quad, in frame fractions (0: it holds the centre)
+
+    @property
+    def holds_centre(self) -> bool:
+        return self.area_share > 0 and self.centre_distance == 0
+
+    def photographed(self) -> float:
+        """How surely this cover is the one photographed, in [0, 1]: its inliers above what a wrong cover gets
+        by chance (``KEYPOINT_FLOOR``, saturating at ``KEYPOINT_SATURATION``), times how central it lies (1 when
+        it holds the frame's centre, 0 from ``CENTRE_SLACK`` away: a cover lying beside the photographed one)."""
+        if self.area_share <= 0:
+            return 0.0
+        verified = (self.inliers - KEYPOINT_FLOOR) / (KEYPOINT_SATURATION - KEYPOINT_FLOOR)
+        central = 1 - self.centre_distance / CENTRE_SLACK
+        return float(np.clip(verified, 0, 1) * np.clip(central, 0, 1))
+
+
+NO_MATCH = CoverMatch(0)
+
+
+def keypoints_of(image: Image.Image | np.ndarray, scale: float, features: int) -> Keypoints:
+    """ORB features of an image resized by ``scale`` (grey levels)."""
+    grey = np.asarray(image.convert("L")) if isinstance(image, Image.Image) else image
+    if scale != 1:
+        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        grey = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=interpolation)
+    found, descriptors = cv2.ORB_create(nfeatures=features).detectAndCompute(grey, None)
+    points = np.array([point.pt for point in found], np.float32).reshape(-1, 2)
+    return Keypoints(points, descriptors, (grey.shape[1], grey.shape[0]))
+
+
+def photo_keypoints(photo: Image.Image) -> Keypoints:
+    """The query photo's features, at ``PHOTO_SIDE`` pixels on its longest side."""
+    return keypoints_of(photo, min(1.0, PHOTO_SIDE / max(photo.size)), PHOTO_FEATURES)
+
+
+def cover_keypoints(cover: Image.Image) -> Keypoints:
+    """A catalog cover's features, at ``COVER_HEIGHT`` pixels high."""
+    return keypoints_of(cover, COVER_HEIGHT / cover.height, COVER_FEATURES)
+
+
+def match(photo: Keypoints, cover: Keypoints) -> CoverMatch:
+    """How many of the cover's features one homography carries onto the photo's, and where it puts the cover."""
+    if photo.descriptors is None or cover.descriptors is None or len(photo) < 2 or len(cover) < 2:
+        return NO_MATCH
+    pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(cover.descriptors, photo.descriptors, k=2)
+    good = [pair[0] for pair in pairs if len(pair) == 2 and pair[0].distance < RATIO * pair[1].distance]
+    if len(good) < MIN_MATCHES:
+        return NO_MATCH
+    source = cover.points[[m.queryIdx for m in good]]
+    target = photo.points[[m.trainIdx for m in good]]
+    homography, mask = cv2.findHomography(source, target, cv2.RANSAC, RANSAC_PIXELS)
+    if homography is None or mask is None:
+        return NO_MATCH
+    width, height = cover.size
+    corners = np.float32([(0, 0), (width, 0), (width, height), (0, height)]).reshape(-1, 1, 2)
+    quad = cv2.perspectiveTransform(corners, homography).reshape(4, 2) / np.float32(photo.size)
+    return CoverMatch(int(mask.sum()), quad, *placement(quad))
+
+
+UNIT_FRAME = np.float32([(0, 0), (1, 0), (1, 1), (0, 1)])
+
+
+def placement(quad: np.ndarray) -> tuple[float, float]:
+    """The share of the frame inside a quad (in frame fractions) and the distance from the frame's centre to it;
+    a quad that is not convex (a homography that folds the cover) is nowhere: (0, 1)."""
+    quad = quad.astype(np.float32)
+    if not np.isfinite(quad).all() or not cv2.isContourConvex(quad):
+        return 0.0, 1.0
+    inside, _ = cv2.intersectConvexConvex(quad, UNIT_FRAME)
+    distance = -cv2.pointPolygonTest(quad, (0.5, 0.5), True)  # negative outside
+    return float(inside), max(0.0, float(distance))
+
+
+class CoverKeypoints:
+    """Catalog covers' features by file path, computed on first use and kept for the ``size`` last used.
+
+    The key holds the file's modification time and size, so a cover replaced on disk is featurised again.
+    A cover that is not a readable local image file (a URL, a missing file, a broken one) is None.
+    """
+
+    def __init__(self, size: int = CACHE_SIZE) -> None:
+        self.size = size
+        self.cache: OrderedDict[tuple[str, int, int], Keypoints | None] = OrderedDict()
+        self.lock = Lock()
+
+    def get(self, path: str) -> Keypoints | None:
+        try:
+            status = os.stat(path)
+        except (OSError, ValueError):
+            return None
+        key = (path, status.st_mtime_ns, status.st_size)
+        with self.lock:
+            if key in self.cache:
+                self.cache.move_to_end(key)
+                return self.cache[key]
+        found = read_cover_keypoints(Path(path))
+        with self.lock:
+            self.cache[key] = found
+            while len(self.cache) > self.size:
+                self.cache.popitem(last=False)
+        return found
+
+
+def read_cover_keypoints(path: Path) -> Keypoints | None:
+    try:
+        with Image.open(path) as image:
+            image.draft("L", (COVER_HEIGHT, COVER_HEIGHT))  # a large JPEG is decoded at a reduced scale
+            grey = image.convert("L")
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
+        return None
+    if min(grey.size) < 16:  # a placeholder (genre-covers' 1x1 GIFs)
+        return None
+    return cover_keypoints(grey)
+
+
+COVERS = CoverKeypoints()
