@@ -11,14 +11,21 @@ readings of the photo say how much each kind can be trusted:
   (a frame-filling photo of a cover matches its catalog cover far better than any other cover, even
   when no outline was found: the whole photo *is* the cover).
 
+- **keypoint evidence**: whether some candidate's cover was verified point for point at the photo's centre
+  (``cover_keypoints``, ``multimodal.keypoints``): then the photographed cover is that book's, whatever the
+  words read around it say.
+
 ``photo_weights`` scales the profile's image weights by the image evidence and raises the text
 weights with the text evidence, so a decisive text match is not outvoted by a noisy image vector,
-and a clean frame-filling photo with no legible text still wins on the picture.
+and a clean frame-filling photo with no legible text still wins on the picture. A verified cover makes
+the picture decisive: the text weights are not raised over it.
 
 ``identifies`` says whether the photo identifies its first hit, or is probably of a book the catalog
-does not hold: the first hit's title and author read on the cover (or most of them, better than any
-other work's), or its cover being the one the photo looks most like, with some words, decisively, or
-as a near-duplicate. It is the photo's one notion of "confident": the result's verdict is "found"
+does not hold: the first hit's cover verified as the photographed one, or its title and author read on
+the cover (or most of them, better than any other work's), or its cover being the one the photo looks
+most like, with some words, decisively, or as a near-duplicate — never when the photographed cover was
+verified to be another work's, or the first hit's own cover was found lying beside it (its words were
+read off a neighbour). It is the photo's one notion of "confident": the result's verdict is "found"
 exactly when it holds (``multimodal.confidence``).
 
 A catalog may file one work twice (genre-covers files a title under several genres, often with the same
@@ -40,6 +47,7 @@ import numpy as np
 from multimodal.lexicon import coverage, title_variants, word_similarities, words
 
 IMAGE_SIGNALS = ("image_vs_cover", "perceptual", "image_vs_text")
+KEYPOINT_SIGNAL = "cover_keypoints"  # in [-1, 1]: the cover verified at the photo's centre (> 0), or beside it (< 0)
 TEXT_SIGNALS = ("ocr_title_match", "ocr_vs_text", "ocr_fulltext")
 
 
@@ -59,6 +67,13 @@ class EvidenceTuning:
     # The words alone identify a book only when this share of its *title* was read: an author's name read whole
     # names none of their books (the catalog may hold another book by them, the photo be of one it lacks).
     title_read: float = 0.0
+    # A candidate whose cover_keypoints reaches this is the photographed cover (about 35 inliers at the centre),
+    # when no other work's cover comes within keypoint_lead of it. Chosen on simulated scenes (docs/evaluation.md).
+    verified_keypoints: float = 0.5
+    keypoint_lead: float = 0.3
+    # A first hit whose cover_keypoints is at most -beside_keypoints lies beside the photographed cover: its words,
+    # if read, were read off a neighbour (about 25 inliers, a fifth of the frame away from the centre).
+    beside_keypoints: float = 0.25
 
 
 TUNING = EvidenceTuning()
@@ -72,6 +87,7 @@ class PhotoEvidence:
     best_image_book: str = ""  # the candidate whose cover matches best
     text_matches: tuple[tuple[str, float], ...] = ()  # every (book id, ocr_title_match), best first
     works: Mapping[str, str] = field(default_factory=dict)  # book id → its work (``work_of``); twins share one
+    verified_book: str = ""  # the candidate whose cover was verified as the photographed one ("" when none)
 
     def work(self, book_id: str) -> str:
         return self.works.get(book_id, book_id)
@@ -80,6 +96,14 @@ class PhotoEvidence:
         """How far a candidate's title/author match leads the best candidate of another work."""
         others = [match for other, match in self.text_matches if self.work(other) != self.work(book_id)]
         return value - (others[0] if others else 0.0)
+
+    @property
+    def verified(self) -> bool:
+        return bool(self.verified_book)
+
+    def verified_as(self, book_id: str) -> bool:
+        """Whether the photographed cover was verified to be this book's (or a twin's)."""
+        return self.verified and self.work(self.verified_book) == self.work(book_id)
 
     def pictured(self, book_id: str) -> bool:
         """Whether the cover that matches the photo best is this book's (or a twin's: the same work)."""
@@ -128,6 +152,16 @@ def image_decisiveness(
     return float(np.clip(gap / tuning.decisive_gap, 0, 1))
 
 
+def verified_cover(
+    candidates: Mapping[str, Mapping[str, float]], works: Mapping[str, str], tuning: EvidenceTuning = TUNING
+) -> str:
+    """The candidate whose cover was verified at the photo's centre, well ahead of every other work's ("" if none)."""
+    matches = {book_id: values[KEYPOINT_SIGNAL] for book_id, values in candidates.items() if KEYPOINT_SIGNAL in values}
+    best_id, best, runner_up = best_and_other_work(matches, works)
+    verified = best >= tuning.verified_keypoints and best - max(runner_up, 0.0) >= tuning.keypoint_lead
+    return best_id if verified else ""
+
+
 def photo_evidence(
     candidates: Mapping[str, Mapping[str, float]],
     region_confidence: float,
@@ -146,6 +180,7 @@ def photo_evidence(
         best_image_book=best_and_other_work(by_image, works)[0],
         text_matches=tuple((book_id, value) for value, book_id in reversed(by_text)),
         works=dict(works),
+        verified_book=verified_cover(candidates, works, tuning),
     )
 
 
@@ -153,10 +188,12 @@ def photo_weights(
     weights: Mapping[str, float], evidence: PhotoEvidence, tuning: EvidenceTuning = TUNING
 ) -> dict[str, float]:
     """The profile's stage-2 weights, scaled for this photo's evidence."""
-    image_share = tuning.image_floor + (1 - tuning.image_floor) * evidence.image
-    # A decisive picture (a near-duplicate of one cover) is not outvoted by words either: an OCR line that
-    # happens to match another book's title ("Agatha Christie" vs "Christine") gains nothing over it.
-    text_share = 1 + tuning.text_gain * evidence.text * (1 - evidence.decisive_image)
+    verified = 1.0 if evidence.verified else 0.0
+    image_share = tuning.image_floor + (1 - tuning.image_floor) * max(evidence.image, verified)
+    # A decisive picture (a near-duplicate of one cover, or a cover verified at the photo's centre) is not outvoted
+    # by words either: an OCR line that happens to match another book's title ("Agatha Christie" vs "Christine"),
+    # or a neighbour's title read whole, gains nothing over it.
+    text_share = 1 + tuning.text_gain * evidence.text * (1 - max(evidence.decisive_image, verified))
     scaled = {}
     for name, weight in weights.items():
         if name in IMAGE_SIGNALS:
@@ -187,12 +224,18 @@ def identifies(
 ) -> bool:
     """Whether the photo identifies its first hit (else: probably a book the catalog does not hold).
 
-    Its title and author were read (``identified_text``), or mostly read and better than any other
+    Never when the photographed cover was verified to be another work's (``verified_keypoints``), or the first
+    hit's own cover was found beside it (``beside_keypoints``). Else: its cover was verified as the photographed
+    one; or its title and author were read (``identified_text``), or mostly read and better than any other
     work's (``identified_lead_text`` with a lead of ``identified_lead``) — either with at least
     ``tuning.title_read`` of its title among the words (``title_read_share``) — or its cover is also the
     one the photo's cover looks most like, with some of its words read, or the picture decisive, or the
     two covers near-duplicates (``pictured_similarity``).
     """
+    if evidence.verified:
+        return evidence.verified_as(first_id)
+    if first.get(KEYPOINT_SIGNAL, 0.0) <= -tuning.beside_keypoints:
+        return False
     read = first.get("ocr_title_match", 0.0)
     lead = evidence.text_lead(first_id, read)
     pictured = evidence.pictured(first_id)

@@ -107,3 +107,10 @@ def shortlist_for_stage2(order: list[int], rankings: dict[str, list[int]], size:
             break
         chosen.add(i)
     return [i for i in order if i in chosen]
+
+
+def stage2_priority(top: list[int], rankings: dict[str, list[int]]) -> list[int]:
+    """Stage 2's candidates in the order a costly signal scores them (``Signal.max_books``): every channel's
+    first book, then the others in ``top``'s order (stage 1's)."""
+    firsts = {ranking[0] for ranking in rankings.values() if ranking}
+    return [i for i in top if i in firsts] + [i for i in top if i not in firsts]

@@ -7,8 +7,9 @@ transform (a homography, fitted by RANSAC) carries from the cover onto the photo
 cover that is in the photo has tens to hundreds of such *inliers*; another cover has a handful, by chance.
 
 The homography also says where the cover lies: its corners projected into the photo (``CoverMatch.quad``),
-the share of the frame they cover, and whether they hold the frame's centre. A reader centres the book
-they photograph, so a verified cover that misses the centre is a neighbour lying beside it, not the book.
+the share of the frame they cover, and how far they are from the frame's centre. A reader centres the book
+they photograph, so a verified cover away from the centre is a neighbour lying beside it, not the book:
+``CoverMatch.photographed`` is positive for a cover at the centre, negative for one beside it.
 
 The photo's features are computed once per query (``photo_keypoints``); a catalog cover's are computed
 from its file at a fixed size and kept in a bounded cache (``CoverKeypoints``): a cover that cannot be
@@ -66,14 +67,15 @@ class CoverMatch:
         return self.area_share > 0 and self.centre_distance == 0
 
     def photographed(self) -> float:
-        """How surely this cover is the one photographed, in [0, 1]: its inliers above what a wrong cover gets
-        by chance (``KEYPOINT_FLOOR``, saturating at ``KEYPOINT_SATURATION``), times how central it lies (1 when
-        it holds the frame's centre, 0 from ``CENTRE_SLACK`` away: a cover lying beside the photographed one)."""
+        """Whether this cover is the one photographed, in [-1, 1]: how surely it is in the photo (its inliers above
+        what a wrong cover gets by chance, ``KEYPOINT_FLOOR``, saturating at ``KEYPOINT_SATURATION``) times where it
+        lies: 1 when it holds the frame's centre, fading to 0 at ``CENTRE_SLACK`` from it, and down to -1 at twice
+        that: a cover verified *beside* the photographed one is evidence against its book. 0: not in the photo."""
         if self.area_share <= 0:
             return 0.0
         verified = (self.inliers - KEYPOINT_FLOOR) / (KEYPOINT_SATURATION - KEYPOINT_FLOOR)
         central = 1 - self.centre_distance / CENTRE_SLACK
-        return float(np.clip(verified, 0, 1) * np.clip(central, 0, 1))
+        return float(np.clip(verified, 0, 1) * np.clip(central, -1, 1))
 
 
 NO_MATCH = CoverMatch(0)

@@ -34,7 +34,7 @@ from multimodal.evidence import (
     work_of,
 )
 from multimodal.fulltext import FullTextDocument, StoreFullText
-from multimodal.fusion import fuse, reciprocal_rank_fusion, relevance, shortlist_for_stage2
+from multimodal.fusion import fuse, reciprocal_rank_fusion, relevance, shortlist_for_stage2, stage2_priority
 from multimodal.images import load_image
 from multimodal.keypoints import photo_keypoints
 from multimodal.lexicon import title_match
@@ -42,7 +42,7 @@ from multimodal.models import Models
 from multimodal.photo_query import read_photo
 from multimodal.records import BookRecord, Hit, SearchFilters, SearchRequest, SearchResult
 from multimodal.settings import Settings
-from multimodal.signals import PAIR_SCORERS, EncodedQuery, Signal, fulltext_signals, vector_signals
+from multimodal.signals import PAIR_SCORERS, SIGNALS, EncodedQuery, Signal, fulltext_signals, vector_signals
 from multimodal.store import BookStore, StoredBook
 from multimodal.timing import Timer
 
@@ -234,18 +234,24 @@ class Searcher:
         return signals
 
     # -- stage 2 -----------------------------------------------------------------------------
-    def pair_signals(self, query: EncodedQuery, books: list[BookRecord]) -> list[dict[str, float]]:
-        """Every registered pair signal the profile weighs in stage 2, for each book."""
+    def pair_signals(
+        self, query: EncodedQuery, books: list[BookRecord], priority: list[int] | None = None
+    ) -> list[dict[str, float]]:
+        """Every registered pair signal the profile weighs in stage 2, for each book. A costly signal
+        (``Signal.max_books``) is scored on the first books of ``priority`` (indices into ``books``; by default
+        their order) only."""
         signals: list[dict[str, float]] = [{} for _ in books]
         for name, scorer in PAIR_SCORERS.items():
             if name not in self.profile.stage2_weights:
                 continue
-            values = scorer(query, books)
+            chosen = list(range(len(books))) if priority is None else priority
+            chosen = chosen[: SIGNALS[name].max_books]  # [:None] keeps them all
+            values = scorer(query, [books[j] for j in chosen])
             if values is None:  # the signal does not apply to this query
                 continue
-            for entry, value in zip(signals, values, strict=True):
+            for j, value in zip(chosen, values, strict=True):
                 if value is not None:
-                    entry[name] = float(value)
+                    signals[j][name] = float(value)
         return signals
 
     # -- the whole search --------------------------------------------------------------------
@@ -320,7 +326,10 @@ class Searcher:
     def rank_stage2(self, query: EncodedQuery, ranking: Ranking) -> None:
         """Score every channel's first and the best of the rest with all signals, and reorder them."""
         top = shortlist_for_stage2(ranking.order, ranking.rankings, self.settings.cross_score_top)
-        for i, extra in zip(top, self.pair_signals(query, [ranking.books[i].record for i in top]), strict=True):
+        position = {i: j for j, i in enumerate(top)}
+        priority = [position[i] for i in stage2_priority(top, ranking.rankings)]
+        records = [ranking.books[i].record for i in top]
+        for i, extra in zip(top, self.pair_signals(query, records, priority), strict=True):
             ranking.signals[i].update(extra)
         # A full-text channel that did not keep a book found too few of the query's words in it: that is a
         # score of 0, not a missing one (else a decisive match that only one book has stands out from nothing).
@@ -329,7 +338,6 @@ class Searcher:
                 ranking.signals[i].setdefault(signal.name, 0.0)
         weights = self.profile.stage2_weights
         if query.cover_region:  # a photo: each signal as trusted as it is reliable for this photo
-            records = [ranking.books[i].record for i in top]
             ranking.evidence = photo_evidence(
                 {record.book_id: ranking.signals[i] for record, i in zip(records, top, strict=True)},
                 query.region_confidence,

@@ -98,6 +98,9 @@ class Signal:
     # it are noise, not evidence. A weak partial agreement ("the" and "of" in a title) among candidates
     # that mostly score 0 would otherwise look as decisive as a full match.
     min_spread: float = DEFAULT_MIN_SPREAD
+    # A costly pair signal is scored on this many of stage 2's candidates only: every channel's first book, then
+    # the best of stage 1 (``fusion.stage2_priority``); the others get no value for it. None: on every candidate.
+    max_books: int | None = None
 
     def matched(self, value: float) -> bool:
         return value >= self.threshold
@@ -142,6 +145,7 @@ def pair_signal(
     threshold: float = 0.5,
     counts_unmatched: bool = True,
     min_spread: float = DEFAULT_MIN_SPREAD,
+    max_books: int | None = None,
 ) -> Callable[[Callable[[EncodedQuery, BookRecord], float | None]], Callable[[EncodedQuery, BookRecord], float | None]]:
     """Register a stage-2 signal from a function of (query, one book) → float, or None when it does not apply."""
 
@@ -151,7 +155,10 @@ def pair_signal(
         def scorer(query: EncodedQuery, books: Sequence[BookRecord]) -> list[float | None]:
             return [score(query, book) for book in books]
 
-        signal = Signal(name, 2, group, compares, threshold, counts_unmatched=counts_unmatched, min_spread=min_spread)
+        signal = Signal(
+            name, 2, group, compares, threshold,
+            counts_unmatched=counts_unmatched, min_spread=min_spread, max_books=max_books,
+        )  # fmt: skip
         register(signal, scorer)
         return score
 
@@ -280,6 +287,9 @@ def _perceptual(query: EncodedQuery, book: BookRecord) -> float | None:
 
 
 KEYPOINTS_MIN_SPREAD = 0.1  # a few inliers more or less than another wrong cover is chance, not evidence
+# About 1.5 ms a candidate (3.5 ms when its cover is read first): the candidates that matter, not all 50.
+# Chosen on the tuning split (seed 2): docs/evaluation.md.
+KEYPOINTS_MAX_BOOKS = 24
 
 
 @pair_signal(
@@ -287,10 +297,12 @@ KEYPOINTS_MIN_SPREAD = 0.1  # a few inliers more or less than another wrong cove
     group="visual",
     compares="your photo vs the book's cover, feature by feature, the cover found whole at the photo's centre",
     min_spread=KEYPOINTS_MIN_SPREAD,
+    max_books=KEYPOINTS_MAX_BOOKS,
 )
 def _cover_keypoints(query: EncodedQuery, book: BookRecord) -> float | None:
-    """How surely the book's cover is the one photographed (``keypoints.CoverMatch.photographed``); None for a
-    book whose cover file cannot be read (a URL, a missing or broken file): no signal, never an error."""
+    """How surely the book's cover is the one photographed, in [-1, 1] (``keypoints.CoverMatch.photographed``:
+    negative for a cover found beside it); None for a book whose cover file cannot be read (a URL, a missing or
+    broken file): no signal, never an error."""
     if query.photo_keypoints is None or not book.has_cover:
         return None
     cover = COVERS.get(book.cover)

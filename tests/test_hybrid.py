@@ -100,9 +100,9 @@ class StageSpy:
         self.firsts = [ids[ranking[0]] for ranking in ranking.rankings.values() if ranking]
         return ranking
 
-    def paired(self, query, books):
+    def paired(self, query, books, *args):
         self.scored = [book.book_id for book in books]
-        return self.pair_signals(query, books)
+        return self.pair_signals(query, books, *args)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
