@@ -296,6 +296,7 @@ KEYPOINTS_MAX_BOOKS = 24
     "cover_keypoints",
     group="visual",
     compares="your photo vs the book's cover, feature by feature, the cover found whole at the photo's centre",
+    counts_unmatched=False,  # a cover not found in the photo says nothing of the book (another edition's cover)
     min_spread=KEYPOINTS_MIN_SPREAD,
     max_books=KEYPOINTS_MAX_BOOKS,
 )

@@ -170,15 +170,7 @@ def drawn_in_the_sample_style(book: dict[str, str]) -> Image.Image:
     return module.draw_cover(book)
 
 
-NEIGHBOUR_READ = (
-    "known defect: among other catalog covers, when no outline is found the whole photo is read, a neighbour's title "
-    "and author are read whole, and the photo is said to identify the neighbour (docs/evaluation.md)"
-)
-
-
-@pytest.mark.parametrize(
-    "background", ["desk", "wood", pytest.param("covers", marks=pytest.mark.xfail(strict=True, reason=NEIGHBOUR_READ))]
-)
+@pytest.mark.parametrize("background", ["desk", "wood", "covers"])
 def test_a_scene_of_a_book_not_in_the_store_is_no_confident_match(offline_folio, sample_catalog, background):
     """The cover looks like the catalog's (same drawing, same genre), but its title and author are in no record."""
     made_up = {"id": "absent-1", "title": "The Quiet Orchard of Velmont", "author": "Mara Vellinghast"}
