@@ -12,6 +12,10 @@ jobs run are pessimistic.
 padding every text line to rapidocr's 320 px (one thread per forward), and with that and torch and the
 OCR on the libraries' default threads (as before). Each photo is searched once per path, one after the
 other (each path first in turn), so all paths see the same load.
+
+``--without-keypoints`` also measures the query path without the cover keypoints signal (its photo features in
+``encode``, its matching in ``cross_score``), side by side the same way. Its catalog covers' features are cached
+(``multimodal.keypoints.COVERS``): the last line says how many were featurised in the run.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from ingest.covers import CoverFetcher
 from multimodal.devices import limit_threads
 from multimodal.folio import Folio
 from multimodal.images import load_image
+from multimodal.keypoints import COVERS
 from multimodal.photo import phone_photo, scene_photo
 from multimodal.scorers import CoverReader
 from multimodal.settings import Settings
@@ -43,6 +48,7 @@ class QueryPath:
     name: str
     threads: int | None
     padded_lines: bool = False
+    keypoints: bool = True  # the cover_keypoints pair signal (multimodal.keypoints) scored in stage 2
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -71,11 +77,15 @@ class PathSwitch:
     def __init__(self, folio: Folio, paths: list[QueryPath], default_threads: int) -> None:
         self.folio = folio
         self.default_threads = default_threads
+        self.profile = folio.searcher.profile
+        weights = {name: weight for name, weight in self.profile.stage2_weights.items() if name != "cover_keypoints"}
+        self.without_keypoints = self.profile.model_copy(update={"stage2_weights": weights})
         self.readers = {path.name: CoverReader(threads=path.threads, padded_lines=path.padded_lines) for path in paths}
 
     def use(self, path: QueryPath) -> None:
         limit_threads(path.threads or self.default_threads)
         self.folio.models.cover_reader = self.readers[path.name]
+        self.folio.searcher.profile = self.profile if path.keypoints else self.without_keypoints
 
 
 def report(kind: str, path: QueryPath, totals: list[float], stages: dict[str, list[float]]) -> None:
@@ -91,6 +101,9 @@ def main() -> None:
     parser.add_argument("--images-dir", type=Path, required=True, help="where the store's cover paths are resolved")
     parser.add_argument("--photos", type=int, default=60, help="photos of each kind")
     parser.add_argument("--compare", action="store_true", help="also measure the query path before the speed-up")
+    parser.add_argument(
+        "--without-keypoints", action="store_true", help="also measure the query path without the cover keypoints"
+    )
     args = parser.parse_args()
     import torch
 
@@ -102,6 +115,8 @@ def main() -> None:
         paths.append(QueryPath("padded OCR lines", settings.query_threads, padded_lines=True))
         before = f"before: padded lines, default threads (torch {default_threads}, onnxruntime one per core)"
         paths.append(QueryPath(before, None, padded_lines=True))
+    if args.without_keypoints:
+        paths.append(QueryPath("without cover keypoints", settings.query_threads, keypoints=False))
     switch = PathSwitch(folio, paths, default_threads)
     print(f"load average before: {' '.join(f'{value:.2f}' for value in os.getloadavg())}")
     for kind in ("scene", "frame-filling"):
@@ -122,6 +137,7 @@ def main() -> None:
         for path in paths:
             report(kind, path, totals[path.name], stages[path.name])
     print(f"\nload average after: {' '.join(f'{value:.2f}' for value in os.getloadavg())}")
+    print(f"catalog covers whose keypoints were cached: {len(COVERS.cache)} (of at most {COVERS.size})")
 
 
 if __name__ == "__main__":

@@ -74,6 +74,10 @@ class EvidenceTuning:
     # A first hit whose cover_keypoints is at most -beside_keypoints lies beside the photographed cover: its words,
     # if read, were read off a neighbour (about 25 inliers, a fifth of the frame away from the centre).
     beside_keypoints: float = 0.25
+    # The picture-only rules (pictured and decisive, or near-duplicate) need the first hit's cover found in the photo
+    # point for point (cover_keypoints above this) when it was matched: a cover that only *looks* most like the
+    # photo's (colours, layout) while none of its features are there is a lookalike. Chosen on the tuning split.
+    pictured_keypoints: float = 0.0
 
 
 TUNING = EvidenceTuning()
@@ -229,21 +233,24 @@ def identifies(
     one; or its title and author were read (``identified_text``), or mostly read and better than any other
     work's (``identified_lead_text`` with a lead of ``identified_lead``) — either with at least
     ``tuning.title_read`` of its title among the words (``title_read_share``) — or its cover is also the
-    one the photo's cover looks most like, with some of its words read, or the picture decisive, or the
-    two covers near-duplicates (``pictured_similarity``).
+    one the photo's cover looks most like, with some of its words read, or — when its cover was found in the
+    photo point for point (``pictured_keypoints``), or could not be matched — the picture decisive, or the two
+    covers near-duplicates (``pictured_similarity``).
     """
     if evidence.verified:
         return evidence.verified_as(first_id)
-    if first.get(KEYPOINT_SIGNAL, 0.0) <= -tuning.beside_keypoints:
+    keypoints = first.get(KEYPOINT_SIGNAL)  # None: not matched (no readable cover, or not among those scored)
+    if keypoints is not None and keypoints <= -tuning.beside_keypoints:
         return False
     read = first.get("ocr_title_match", 0.0)
     lead = evidence.text_lead(first_id, read)
     pictured = evidence.pictured(first_id)
     titled = title_read >= tuning.title_read
+    found_in_photo = keypoints is None or keypoints > tuning.pictured_keypoints
     return (
         (titled and read >= tuning.identified_text)
         or (titled and read >= tuning.identified_lead_text and lead >= tuning.identified_lead)
         or (pictured and read >= tuning.agreeing_text)
-        or (pictured and evidence.decisive_image >= tuning.identified_image)
-        or (pictured and first.get("image_vs_cover", 0.0) >= tuning.pictured_similarity)
+        or (pictured and found_in_photo and evidence.decisive_image >= tuning.identified_image)
+        or (pictured and found_in_photo and first.get("image_vs_cover", 0.0) >= tuning.pictured_similarity)
     )

@@ -235,18 +235,24 @@ class Searcher:
 
     # -- stage 2 -----------------------------------------------------------------------------
     def pair_signals(
-        self, query: EncodedQuery, books: list[BookRecord], priority: list[int] | None = None
+        self,
+        query: EncodedQuery,
+        books: list[BookRecord],
+        priority: list[int] | None = None,
+        timer: Timer | None = None,
     ) -> list[dict[str, float]]:
         """Every registered pair signal the profile weighs in stage 2, for each book. A costly signal
         (``Signal.max_books``) is scored on the first books of ``priority`` (indices into ``books``; by default
-        their order) only."""
+        their order) only, and its time is reported under its name (inside "cross_score")."""
         signals: list[dict[str, float]] = [{} for _ in books]
         for name, scorer in PAIR_SCORERS.items():
             if name not in self.profile.stage2_weights:
                 continue
             chosen = list(range(len(books))) if priority is None else priority
+            costly = SIGNALS[name].max_books is not None
             chosen = chosen[: SIGNALS[name].max_books]  # [:None] keeps them all
-            values = scorer(query, [books[j] for j in chosen])
+            with timer.stage(name) if timer is not None and costly else nullcontext():
+                values = scorer(query, [books[j] for j in chosen])
             if values is None:  # the signal does not apply to this query
                 continue
             for j, value in zip(chosen, values, strict=True):
@@ -295,7 +301,7 @@ class Searcher:
             ranking = self.rank_stage1(query, shortlist, request.filters, exclude)
         if request.cross_score and ranking.order:
             with timer.stage("cross_score"):
-                self.rank_stage2(query, ranking)
+                self.rank_stage2(query, ranking, timer)
         relevances = {i: self.relevance(ranking, i) for i in ranking.order}
         kept = [i for i in ranking.order if relevances[i] >= min_score][:k]
         hits = [self.hit(rank, ranking, i, relevances[i]) for rank, i in enumerate(kept, start=1)]
@@ -323,13 +329,13 @@ class Searcher:
         order = sorted(range(len(books)), key=lambda i: -stage1[i])
         return Ranking(books, signals, stage1, order, {i: rank for rank, i in enumerate(order, start=1)}, rankings)
 
-    def rank_stage2(self, query: EncodedQuery, ranking: Ranking) -> None:
+    def rank_stage2(self, query: EncodedQuery, ranking: Ranking, timer: Timer | None = None) -> None:
         """Score every channel's first and the best of the rest with all signals, and reorder them."""
         top = shortlist_for_stage2(ranking.order, ranking.rankings, self.settings.cross_score_top)
         position = {i: j for j, i in enumerate(top)}
         priority = [position[i] for i in stage2_priority(top, ranking.rankings)]
         records = [ranking.books[i].record for i in top]
-        for i, extra in zip(top, self.pair_signals(query, records, priority), strict=True):
+        for i, extra in zip(top, self.pair_signals(query, records, priority, timer), strict=True):
             ranking.signals[i].update(extra)
         # A full-text channel that did not keep a book found too few of the query's words in it: that is a
         # score of 0, not a missing one (else a decisive match that only one book has stands out from nothing).

@@ -175,3 +175,17 @@ def test_two_works_verified_near_the_centre_verify_neither():
     candidates["pictured"]["cover_keypoints"] = 0.8
     candidates["book-3"]["cover_keypoints"] = 0.7  # a cover lying under the photographed one, across the centre
     assert not photo_evidence(candidates, region_confidence=0.0).verified
+
+
+def test_a_cover_that_only_looks_like_the_photo_is_not_identified_by_the_picture_alone():
+    """The image vectors find one cover decisively nearest (a lookalike: colours, layout), nothing is read, and its
+    features are nowhere in the photo: no identification. Not matched at all (no readable cover): today's rules."""
+    rng = np.random.default_rng(4)
+    candidates = {f"book-{i}": {"image_vs_cover": float(rng.uniform(0.3, 0.4))} for i in range(20)}
+    candidates["lookalike"] = {"image_vs_cover": 0.9}
+    evidence = photo_evidence(candidates, region_confidence=0.0)
+    assert evidence.pictured("lookalike") and identifies("lookalike", candidates["lookalike"], evidence)
+    candidates["lookalike"]["cover_keypoints"] = 0.0
+    assert not identifies("lookalike", candidates["lookalike"], photo_evidence(candidates, region_confidence=0.0))
+    candidates["lookalike"]["cover_keypoints"] = 0.3  # found in the photo, short of verified: the picture decides
+    assert identifies("lookalike", candidates["lookalike"], photo_evidence(candidates, region_confidence=0.0))
