@@ -287,24 +287,35 @@ def _perceptual(query: EncodedQuery, book: BookRecord) -> float | None:
 
 
 KEYPOINTS_MIN_SPREAD = 0.1  # a few inliers more or less than another wrong cover is chance, not evidence
-# About 1.5 ms a candidate (3.5 ms when its cover is read first): the candidates that matter, not all 50.
-# Chosen on the tuning split (seed 2): docs/evaluation.md.
+# About 2-4 ms a candidate (more when its cover is read first): the candidates that matter, not all 50 (chosen on
+# the tuning split, seed 2: docs/evaluation.md) ...
 KEYPOINTS_MAX_BOOKS = 24
+# ... in stage 2's order of priority, and none after a cover found beyond doubt at the photo's centre (at least 55
+# inliers): one cover is photographed, the candidates after it are not (their signal is missing: the lowest).
+KEYPOINTS_SURE = 0.9
 
 
-@pair_signal(
-    "cover_keypoints",
-    group="visual",
-    compares="your photo vs the book's cover, feature by feature, the cover found whole at the photo's centre",
-    counts_unmatched=False,  # a cover not found in the photo says nothing of the book (another edition's cover)
-    min_spread=KEYPOINTS_MIN_SPREAD,
-    max_books=KEYPOINTS_MAX_BOOKS,
-)
-def _cover_keypoints(query: EncodedQuery, book: BookRecord) -> float | None:
-    """How surely the book's cover is the one photographed, in [-1, 1] (``keypoints.CoverMatch.photographed``:
+def _cover_keypoints(query: EncodedQuery, books: Sequence[BookRecord]) -> list[float | None] | None:
+    """How surely each book's cover is the one photographed, in [-1, 1] (``keypoints.CoverMatch.photographed``:
     negative for a cover found beside it); None for a book whose cover file cannot be read (a URL, a missing or
     broken file): no signal, never an error."""
-    if query.photo_keypoints is None or not book.has_cover:
+    if query.photo_keypoints is None:
         return None
-    cover = COVERS.get(book.cover)
-    return None if cover is None else match(query.photo_keypoints, cover).photographed()
+    values: list[float | None] = []
+    for book in books:
+        cover = COVERS.get(book.cover) if book.has_cover else None
+        values.append(None if cover is None else match(query.photo_keypoints, cover).photographed())
+        if (values[-1] or 0.0) >= KEYPOINTS_SURE:
+            return values + [None] * (len(books) - len(values))
+    return values
+
+
+register(
+    Signal(
+        "cover_keypoints", 2, "visual",
+        "your photo vs the book's cover, feature by feature, the cover found whole at the photo's centre", 0.5,
+        counts_unmatched=False,  # a cover not found in the photo says nothing of the book (another edition's cover)
+        min_spread=KEYPOINTS_MIN_SPREAD, max_books=KEYPOINTS_MAX_BOOKS,
+    ),
+    _cover_keypoints,
+)  # fmt: skip

@@ -22,7 +22,7 @@ from multimodal.keypoints import (
 )
 from multimodal.photo import ScenePhoto, paste_quad, plain, scene_photo
 from multimodal.records import BookRecord
-from multimodal.signals import PAIR_SCORERS, EncodedQuery
+from multimodal.signals import KEYPOINTS_SURE, PAIR_SCORERS, EncodedQuery
 
 OFFLINE_WEIGHTS = json.loads((Path(__file__).parents[1] / "multimodal/profiles/offline.json").read_text())[
     "stage2_weights"
@@ -100,7 +100,7 @@ def test_a_cover_that_cannot_be_read_gives_no_signal(sample_catalog, tmp_path):
     assert values[:3] == [None, None, None]
     assert values[3] is not None and values[3] > 0.5
     # A text query (no photo) has no such signal at all.
-    assert PAIR_SCORERS["cover_keypoints"](EncodedQuery(text="a book"), books) == [None] * 4
+    assert PAIR_SCORERS["cover_keypoints"](EncodedQuery(text="a book"), books) is None
 
 
 def test_the_cover_cache_keeps_the_last_used_covers_only(sample_catalog):
@@ -189,3 +189,21 @@ def test_a_cover_that_only_looks_like_the_photo_is_not_identified_by_the_picture
     assert not identifies("lookalike", candidates["lookalike"], photo_evidence(candidates, region_confidence=0.0))
     candidates["lookalike"]["cover_keypoints"] = 0.3  # found in the photo, short of verified: the picture decides
     assert identifies("lookalike", candidates["lookalike"], photo_evidence(candidates, region_confidence=0.0))
+
+
+def chequered_cover(seed: int) -> Image.Image:
+    """A cover of random coloured squares: corners everywhere, at every scale (a cover rich in features)."""
+    squares = np.random.default_rng(seed).integers(0, 256, (60, 40, 3)).astype(np.uint8)
+    return Image.fromarray(cv2.resize(squares, (400, 600), interpolation=cv2.INTER_NEAREST))
+
+
+def test_no_cover_is_matched_after_one_found_beyond_doubt_at_the_centre(sample_catalog, tmp_path):
+    """One cover is photographed: once it is found (inliers well past saturation, at the centre), the candidates
+    after it are not matched (a photo query's stage-2 time)."""
+    photographed_cover = tmp_path / "chequered.png"
+    chequered_cover(0).save(photographed_cover)
+    query = EncodedQuery(text="", photo_keypoints=photo_keypoints(chequered_cover(0)))  # the cover itself
+    covers = [sample_catalog.parent / "covers" / "sample-007.png", photographed_cover, photographed_cover]
+    books = [BookRecord(book_id=f"b{i}", title="A book", cover=str(cover)) for i, cover in enumerate(covers)]
+    values = PAIR_SCORERS["cover_keypoints"](query, books)
+    assert values[0] == 0.0 and values[1] >= KEYPOINTS_SURE and values[2] is None
