@@ -19,7 +19,12 @@ A frame-filling photo, whose cover edges are outside the frame, lands there too,
 photo is the cover. ``CoverRegion.confidence`` says how cleanly the cover was found; search weighs the
 image signals by it.
 
-Chosen by measurement over simulated scenes (benchmarks/localise_scenes.py): see docs/evaluation.md.
+``cover_outlines`` lists the best few distinct outlines (search looks for the cover in the runners-up
+too), and ``window_boxes`` book-shaped windows on a grid over the frame at a few sizes: whatever the
+outlines miss, one window holds most of the cover (``multimodal.photo_query`` searches with each).
+
+Chosen by measurement over simulated scenes (benchmarks/localise_scenes.py, benchmarks/scene_recall.py):
+see docs/evaluation.md.
 """
 
 from __future__ import annotations
@@ -50,22 +55,59 @@ class CoverRegion:
         return self.method != "whole"
 
 
+@dataclass
+class Outline:
+    """A candidate cover outline: four corners in the photo's pixels and how likely it is the cover (about [0, 1])."""
+
+    corners: np.ndarray  # top-left, top-right, bottom-right, bottom-left
+    score: float
+
+
 def locate_cover(photo: Image.Image) -> CoverRegion:
     """The cover in ``photo``, rectified, or the whole photo when no cover outline is found."""
+    outlines = cover_outlines(photo, 1)
+    if not outlines or outlines[0].score < MIN_SCORE:
+        return CoverRegion(photo, "whole", 0.0)
+    return region_of(photo, outlines[0])
+
+
+def region_of(photo: Image.Image, outline: Outline) -> CoverRegion:
+    """The outline rectified from the full-resolution photo."""
+    rgb = np.asarray(photo.convert("RGB"))
+    return CoverRegion(rectify(rgb, outline.corners), "quad", round(min(outline.score, 1.0), 3), outline.corners)
+
+
+def cover_outlines(photo: Image.Image, limit: int, distinct: float = 0.8) -> list[Outline]:
+    """The ``limit`` best-scoring outlines in ``photo``, best first, none overlapping a better one by more than
+    ``distinct`` (intersection over union): the many near-copies of one outline count once."""
     rgb = np.asarray(photo.convert("RGB"))
     scale = min(1.0, WORKING_SIDE / max(rgb.shape[:2]))
     small = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else rgb
     maps = edge_maps(small)
     support_map = cv2.dilate(np.maximum.reduce(maps), np.ones((5, 5), np.uint8)) > 0
-    best, best_score = None, 0.0
-    for quad in candidate_quads(maps, small.shape[1] * small.shape[0]):
-        quad_score = score(quad, edge_support(quad, support_map), small.shape[1], small.shape[0])
-        if quad_score > best_score:
-            best, best_score = quad, quad_score
-    if best is None or best_score < MIN_SCORE:
-        return CoverRegion(photo, "whole", 0.0)
-    corners = best / scale
-    return CoverRegion(rectify(rgb, corners), "quad", round(float(min(best_score, 1.0)), 3), corners)
+    height, width = small.shape[:2]
+    scored = sorted(
+        (
+            (score(quad, edge_support(quad, support_map), width, height), quad)
+            for quad in candidate_quads(maps, width * height)
+        ),
+        key=lambda pair: -pair[0],
+    )
+    kept: list[Outline] = []
+    for quad_score, quad in scored:
+        if len(kept) == limit:
+            break
+        if quad_score > 0 and all(overlap(quad, outline.corners * scale) <= distinct for outline in kept):
+            kept.append(Outline(quad / scale, float(quad_score)))
+    return kept
+
+
+def overlap(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two convex quadrilaterals."""
+    a, b = a.astype(np.float32), b.astype(np.float32)
+    inter, _ = cv2.intersectConvexConvex(a, b)
+    union = cv2.contourArea(a) + cv2.contourArea(b) - inter
+    return float(inter / union) if union > 0 else 0.0
 
 
 def edge_maps(small: np.ndarray) -> list[np.ndarray]:
@@ -150,11 +192,48 @@ def score(corners: np.ndarray, fill: float, width: int, height: int) -> float:
     return float(fill**2 * proportion * centrality * min(1.0, area / 0.35) ** 0.5)
 
 
-def rectify(rgb: np.ndarray, corners: np.ndarray) -> Image.Image:
-    """The quadrilateral warped to an upright rectangle of the cover's proportions, ``OUTPUT_HEIGHT`` tall."""
+def rectify(rgb: np.ndarray, corners: np.ndarray, height: int = OUTPUT_HEIGHT) -> Image.Image:
+    """The quadrilateral warped to an upright rectangle of the cover's proportions, ``height`` pixels tall."""
     quad_w, quad_h = sides(corners)
-    height = OUTPUT_HEIGHT
     width = max(1, round(height * quad_w / max(quad_h, 1e-6)))
     target = np.array([(0, 0), (width, 0), (width, height), (0, height)], np.float32)
     matrix = cv2.getPerspectiveTransform(corners.astype(np.float32), target)
     return Image.fromarray(cv2.warpPerspective(rgb, matrix, (width, height), flags=cv2.INTER_AREA))
+
+
+WINDOW_HEIGHTS = (0.9, 0.7, 0.5)  # of the frame's height, the largest first
+WINDOW_RATIO = 0.67  # width / height: a typical cover
+WINDOW_STRIDE = 0.5  # of the window's side
+WINDOW_SIDE = 384  # windows are cut from the photo shrunk to this many pixels (their vectors are small)
+
+
+def window_boxes(
+    size: tuple[int, int], heights: tuple[float, ...] = WINDOW_HEIGHTS, stride: float = WINDOW_STRIDE
+) -> list[tuple[float, float, float, float]]:
+    """Book-shaped boxes (left, top, right, bottom) on a grid over a frame of ``size``, at a few sizes, the largest
+    first: one of them holds most of the cover wherever it lies, even when no outline of it is found."""
+    width, height = size
+    boxes = []
+    for share in heights:
+        window_h = share * height
+        window_w = min(width, window_h * WINDOW_RATIO)
+        for top in positions(height - window_h, stride * window_h):
+            for left in positions(width - window_w, stride * window_w):
+                boxes.append((left, top, left + window_w, top + window_h))
+    return boxes
+
+
+def window_crops(
+    photo: Image.Image, heights: tuple[float, ...] = WINDOW_HEIGHTS, stride: float = WINDOW_STRIDE
+) -> list[Image.Image]:
+    """The photo cut to each of ``window_boxes``, from a copy shrunk to ``WINDOW_SIDE`` (their vectors are small)."""
+    small = photo.convert("RGB")
+    small.thumbnail((WINDOW_SIDE, WINDOW_SIDE), Image.BILINEAR)
+    boxes = window_boxes(small.size, heights, stride)
+    return [small.crop(tuple(round(value) for value in box)) for box in boxes]
+
+
+def positions(room: float, stride: float) -> np.ndarray:
+    """Evenly spread starts from 0 to ``room`` at most ``stride`` apart."""
+    steps = max(1, int(np.ceil(room / stride))) if room > 1 else 0
+    return np.linspace(0, max(room, 0), steps + 1)

@@ -525,30 +525,37 @@ class BookStore:
 
         On "passages", the nearest passages folded to their books: each book at its best passage.
         """
-        if n <= 0:
-            return []
+        return self.nearest_each(channel, [vector], n, where)[0]
+
+    def nearest_each(
+        self, channel: Channel, vectors: Sequence[np.ndarray], n: int, where: dict[str, Any] | None = None
+    ) -> list[list[tuple[str, float]]]:
+        """``nearest`` for each of several vectors, in one search of the store (a photo's candidate regions)."""
+        if n <= 0 or not len(vectors):
+            return [[] for _ in vectors]
         by_passage = channel == "passages"
         with self._reading():
             collection = {"texts": self.texts, "covers": self.covers, "passages": self.passages}[channel]
             if collection is None:  # a store without passages
-                return []
+                return [[] for _ in vectors]
             got = self._call(  # Chroma returns what there is when the collection holds fewer than n
                 "searching",
                 collection.query,
-                query_embeddings=[vector],
+                query_embeddings=list(vectors),
                 n_results=n * PASSAGES_ASKED_PER_BOOK if by_passage else n,
                 where=where,
                 include=["distances"],
             )
-        found = [
-            (item, 1.0 - float(distance)) for item, distance in zip(got["ids"][0], got["distances"][0], strict=False)
-        ]
-        if not by_passage:
-            return found
-        best: dict[str, float] = {}
-        for passage, similarity in found:
-            best.setdefault(book_of(passage), similarity)
-        return list(best.items())[:n]
+        each = []
+        for ids, distances in zip(got["ids"], got["distances"], strict=True):
+            found = [(item, 1.0 - float(distance)) for item, distance in zip(ids, distances, strict=False)]
+            if by_passage:
+                best: dict[str, float] = {}
+                for passage, similarity in found:
+                    best.setdefault(book_of(passage), similarity)
+                found = list(best.items())[:n]
+            each.append(found)
+        return each
 
     def fetch(self, ids: Sequence[str], with_vectors: bool = True) -> dict[str, StoredBook]:
         """The stored books of ``ids`` (the unknown ones are left out), with all their vectors or none."""
