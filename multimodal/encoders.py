@@ -55,6 +55,8 @@ class ImageEncoder(Protocol):
     the per-image ``prepare`` (resizing, normalising) in worker threads while the model encodes."""
 
     identity: str
+    # How many regions of a query photo a search may encode (multimodal.photo_query): the cost of one forward.
+    photo_regions: int
 
     def prepare(self, image: Image.Image) -> Any: ...
 
@@ -103,6 +105,8 @@ def build_encoder(spec: EncoderSpec, settings: Settings) -> Any:
 
 class ClipEncoder:
     """An open_clip model: ``pretrained`` is a tag (downloaded once) or a local checkpoint file."""
+
+    photo_regions = 4  # a forward costs tens of milliseconds on a CPU: the whole photo and the best outlines
 
     def __init__(
         self,
@@ -202,6 +206,7 @@ class PerceptualEncoder:
     """Weight-free cover vectors (see multimodal.fingerprint): finds the same cover, not similar ones."""
 
     identity = "perceptual:thumb16+hsv128:v2"
+    photo_regions = 32  # about a millisecond each: the photo's outlines and book-shaped windows over it
 
     def prepare(self, image: Image.Image) -> np.ndarray:
         return perceptual_vector(image)

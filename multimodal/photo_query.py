@@ -10,6 +10,14 @@ as this one's.
 photo, when no outline was found or the whole photo matches a catalog cover better) and
 ``region_confidence`` how cleanly the cover was found; search weighs the image signals by it
 (``multimodal.evidence``) and the result reports it (``SearchResult.cover_region``).
+
+An outline is accepted in only about half of the scenes, and the whole photo's vector describes the
+table as much as the cover. So the image channel casts a wider net: ``PhotoReading.region_vectors``
+holds the vectors of every candidate region — the whole photo, the chosen outline, the next best
+outlines (accepted or not) and book-shaped windows over the photo (``localise.window_boxes``), as many
+as the image encoder affords (``photo_regions``: dozens of perceptual fingerprints, a few CLIP forwards)
+— and search ranks each cover at its best similarity over them (``Searcher.nearest``). Measured in
+``benchmarks/scene_recall.py`` (docs/evaluation.md).
 """
 
 from __future__ import annotations
@@ -23,8 +31,11 @@ import numpy as np
 from PIL import Image
 
 from multimodal.fingerprint import phash
-from multimodal.localise import CoverRegion, locate_cover
+from multimodal.localise import MIN_SCORE, CoverRegion, Outline, cover_outlines, rectify, region_of, window_crops
 from multimodal.models import Models
+
+SEARCHED_OUTLINES = 3  # the best outlines found, accepted or not, whose regions the covers are searched with
+SEARCH_REGION_HEIGHT = 256  # pixels: a searched outline is rectified this tall (its vector needs no more)
 
 
 @dataclass
@@ -34,6 +45,9 @@ class PhotoReading:
     cover_text: str
     region: str  # "cover": the rectified cover; "whole": the whole photo (no cover outline found)
     region_confidence: float  # in [0, 1]; 0 for the whole photo
+    # Every candidate region's vector, one a row (the whole photo, outlines, windows): the covers are searched
+    # with each, so that the photographed book is shortlisted even when its outline was not found.
+    region_vectors: np.ndarray | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)  # localise, cover_vectors, ocr
 
 
@@ -48,6 +62,7 @@ def read_photo(
     When an outline was found, the catalog decides between it and the whole photo: both are encoded
     and the one whose nearest catalog cover is nearer is used (``best_cover_match``). A cover that
     fills the frame has outlines inside it (a title band, a framed picture) that must not replace it.
+    The other candidate regions (``search_regions``) are encoded in the same forward.
     """
     clock = time.perf_counter()
     timings: dict[str, float] = {}
@@ -58,17 +73,26 @@ def read_photo(
         timings[name] = (now - clock) * 1000
         clock = now
 
-    region = locate_cover(photo)
+    outlines = cover_outlines(photo, SEARCHED_OUTLINES)
+    region = (
+        region_of(photo, outlines[0])
+        if outlines and outlines[0].score >= MIN_SCORE
+        else CoverRegion(photo, "whole", 0.0)
+    )
     lap("localise")
-    if region.found:
-        cover_vector, whole_vector = encode_images(
-            [models.image_encoder.prepare(image) for image in (region.image, photo)]
-        )
-        if best_cover_match is not None and best_cover_match(whole_vector) > best_cover_match(cover_vector):
-            region = CoverRegion(photo, "whole", 0.0)
-            cover_vector = whole_vector
-    else:
-        cover_vector = encode_images([models.image_encoder.prepare(photo)])[0]
+    chosen = [region.image] if region.found else []
+    others = search_regions(
+        photo, outlines[1:] if region.found else outlines, models.image_encoder.photo_regions - 1 - len(chosen)
+    )
+    vectors = encode_images([models.image_encoder.prepare(image) for image in [photo, *chosen, *others]])
+    whole_vector, cover_vector = vectors[0], vectors[len(chosen)]
+    if (
+        region.found
+        and best_cover_match is not None
+        and best_cover_match(whole_vector) > best_cover_match(cover_vector)
+    ):
+        region = CoverRegion(photo, "whole", 0.0)
+        cover_vector = whole_vector
     cover = region.image
     cover_hash = phash(cover)
     lap("cover_vectors")
@@ -80,5 +104,16 @@ def read_photo(
         cover_text=text,
         region="cover" if region.found else "whole",
         region_confidence=region.confidence,
+        region_vectors=vectors,
         timings_ms=timings,
     )
+
+
+def search_regions(photo: Image.Image, outlines: Sequence[Outline], budget: int) -> list[Image.Image]:
+    """Up to ``budget`` more regions of the photo that may hold the cover: the outlines (rectified, accepted or
+    not), then book-shaped windows, the largest first (``localise.window_crops``)."""
+    if budget <= 0:
+        return []
+    rgb = np.asarray(photo.convert("RGB"))
+    regions = [rectify(rgb, outline.corners, SEARCH_REGION_HEIGHT) for outline in outlines[:budget]]
+    return regions + window_crops(photo)[: budget - len(regions)]

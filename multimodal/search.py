@@ -17,6 +17,7 @@ channels' similarities and full-text scores too) are fused with ``stage2_weights
 
 from __future__ import annotations
 
+import itertools
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
@@ -60,7 +61,8 @@ class Shortlist:
     """Stage 1's candidates: each channel's books, best first, with the channel's signal for them."""
 
     found: dict[str, dict[str, float]] = field(default_factory=dict)  # signal → book id → value, best first
-    # A vector channel's books on each of its collections (texts, and passages): (signal, collection) → book → value
+    # A vector channel's books on each of its collections (texts, and passages): (signal, collection) → book → value;
+    # empty where the search gives no book's value (a photo's image channel: a book's best over the photo's regions)
     parts: dict[tuple[str, str], dict[str, float]] = field(default_factory=dict)
 
     def ids(self) -> set[str]:
@@ -108,6 +110,7 @@ class Searcher:
             query.image_vector, query.image_phash = photo.image_vector, photo.image_phash
             query.cover_text, query.cover_region = photo.cover_text, photo.region
             query.region_confidence = photo.region_confidence
+            query.image_regions = photo.region_vectors
             if timer is not None:  # the photo's own stages, inside "encode"
                 for name, ms in photo.timings_ms.items():
                     timer.seconds[f"photo_{name}"] += ms / 1000
@@ -146,7 +149,7 @@ class Searcher:
         where = self.store.where(filters)
         with timer.stage("vector_search"):
             for signal, vector in self.channels(query):
-                shortlist.found[signal.name] = self.nearest(signal, vector, n, where, shortlist)
+                shortlist.found[signal.name] = self.nearest(signal, vector, n, where, shortlist, query.image_regions)
         with timer.stage("fulltext_search"):
             # The full-text index knows no filters: with filters, it is asked for more books, and those
             # the filters refuse are dropped when the candidates are read.
@@ -156,17 +159,37 @@ class Searcher:
         return shortlist
 
     def nearest(
-        self, signal: Signal, vector: np.ndarray, n: int, where: dict | None, shortlist: Shortlist
+        self,
+        signal: Signal,
+        vector: np.ndarray,
+        n: int,
+        where: dict | None,
+        shortlist: Shortlist,
+        image_regions: np.ndarray | None = None,
     ) -> dict[str, float]:
         """A vector channel's n best books, best first: each book at its best vector over the channel's
-        collections (its text and, for a long description, its passages)."""
+        collections (its text and, for a long description, its passages).
+
+        A photo's image channel searches the covers with each candidate region of the photo too
+        (``image_regions``: the chosen region, the whole photo, other outlines, windows), and a book counts
+        at its best similarity over them: the photographed cover reaches the shortlist even when its outline
+        was not found. That best is the channel's signal for every candidate (``channel_signals``)."""
         best: dict[str, float] = {}
         for collection in signal.channel.collections:
-            found = dict(self.store.nearest(collection, vector, n, where))
-            shortlist.parts[signal.name, collection] = found
-            for book_id, similarity in found.items():
+            regions = self.regions_searched(signal, collection, image_regions)
+            found, *by_region = self.store.nearest_each(collection, [vector, *regions], n, where)
+            # a region's list gives a book's similarity with that region only, not its best over all regions
+            shortlist.parts[signal.name, collection] = {} if regions else dict(found)
+            for book_id, similarity in itertools.chain(found, *by_region):
                 best[book_id] = max(similarity, best.get(book_id, -1.0))
         return dict(sorted(best.items(), key=lambda item: -item[1])[:n])
+
+    @staticmethod
+    def regions_searched(signal: Signal, collection: str, image_regions: np.ndarray | None) -> list[np.ndarray]:
+        """The photo's candidate regions search the covers with the query image's channel, no other."""
+        if image_regions is None or collection != "covers" or signal.channel.query_vector != "image_vector":
+            return []
+        return list(image_regions)
 
     def fulltext_scores(self, words: str, n: int) -> dict[str, float]:
         """The full-text channel's best books with BM25 relative to the best book (in [0, 1])."""
@@ -219,15 +242,20 @@ class Searcher:
 
     def channel_signals(self, query: EncodedQuery, book: StoredBook, shortlist: Shortlist) -> dict[str, float]:
         """Each channel's signal for a book: as the channel returned it, else (vector channels) computed
-        from the book's vectors: the best over the channel's collections (its text, its passages). A
-        full-text channel that did not return the book gives it no signal."""
+        from the book's vectors: the best over the channel's collections (its text, its passages) and, for a
+        photo's image channel, over the photo's candidate regions. A full-text channel that did not return the
+        book gives it no signal."""
         book_id = book.record.book_id
         signals = {name: found[book_id] for name, found in shortlist.found.items() if book_id in found}
         for signal, vector in self.channels(query):
             values = []
             for collection in signal.channel.collections:
                 found = shortlist.parts[signal.name, collection]
-                values.append(found[book_id] if book_id in found else book.similarity(collection, vector))
+                if book_id in found:
+                    values.append(found[book_id])
+                    continue
+                searched = np.vstack([vector, *self.regions_searched(signal, collection, query.image_regions)])
+                values.append(book.similarity(collection, searched.T))  # one column a vector: the best of them
             values = [value for value in values if value is not None]  # None: a blank cover, no passages
             if values:
                 signals[signal.name] = max(values)

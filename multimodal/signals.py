@@ -50,6 +50,9 @@ class EncodedQuery:
     text: str
     text_vector: np.ndarray | None = None
     image_vector: np.ndarray | None = None
+    # A photo's other candidate regions' vectors, one a row (multimodal.photo_query): the covers are searched
+    # with each too and a book ranks at its best (the image channel's wider net); its signal stays image_vector's.
+    image_regions: np.ndarray | None = None
     image_phash: str = ""
     cover_text: str = ""  # what OCR read on the query image
     cover_text_vector: np.ndarray | None = None

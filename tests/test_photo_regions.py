@@ -1,0 +1,104 @@
+"""A photo's candidate regions: the image channel searches the covers with the whole photo, the outlines found
+(accepted or not) and book-shaped windows, so that the photographed book is shortlisted even when its outline
+was not found; a frame-filling photo still finds its cover first; the clip profile runs the same code."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from multimodal import Folio, Settings
+from multimodal.images import load_image
+from multimodal.localise import cover_outlines, locate_cover, overlap, window_boxes, window_crops
+from multimodal.photo import phone_photo, scene_photo
+
+
+def sample_cover(sample_catalog: Path, number: int) -> Image.Image:
+    return Image.open(sample_catalog.parent / "covers" / f"sample-{number:03d}.png").convert("RGB")
+
+
+def without_ocr(folio: Folio, **settings: object) -> Folio:
+    """The same store and encoders, reading no text off photos: only the picture can find the book."""
+    changed = Settings.model_validate(folio.settings.model_dump() | settings)
+    return Folio(changed, dataclasses.replace(folio.models, cover_reader=None), folio.store)
+
+
+@pytest.fixture(scope="module")
+def picture_only(offline_folio: Folio) -> Folio:
+    return without_ocr(offline_folio, shortlist=5, cross_score_top=5)
+
+
+# Scenes of the sample catalog whose cover outline is not found and whose whole photo looks like other covers:
+# (cover number, seed, background) — the whole photo's vector ranks the book 15th to 42nd of 64.
+OUTLINE_MISSED = [(9, 1, "wood"), (10, 1, "wood"), (2, 2, "covers"), (11, 1, "wood")]
+
+
+@pytest.mark.parametrize(("number", "seed", "background"), OUTLINE_MISSED)
+def test_a_scene_whose_outline_is_not_found_still_shortlists_its_book_through_a_window(
+    picture_only, sample_catalog, number, seed, background
+):
+    others = [sample_cover(sample_catalog, other) for other in (3, 17, 29, 41) if other != number]
+    photo = load_image(scene_photo(sample_cover(sample_catalog, number), seed, others, background=background).jpeg)
+    book_id = f"sample-{number:03d}"
+    assert not locate_cover(photo).found  # the whole photo is the region searched and read
+    whole = picture_only.searcher.encode("", photo).image_vector
+    assert book_id not in [found for found, _ in picture_only.store.nearest("covers", whole, 5)]  # the old search
+    result = picture_only.search(image=photo, k=5)
+    assert result.cover_region == "whole" and not result.cover_text
+    assert book_id in [hit.book_id for hit in result.hits], [hit.book_id for hit in result.hits]  # shortlisted
+
+
+@pytest.mark.parametrize("number", [1, 12, 23, 34, 45, 56])
+def test_a_frame_filling_photo_still_finds_its_cover_first(picture_only, sample_catalog, number):
+    photo = phone_photo(sample_cover(sample_catalog, number), seed=number)
+    result = picture_only.search(image=photo, k=3)
+    assert result.hits[0].book_id == f"sample-{number:03d}", [hit.book_id for hit in result.hits]
+    assert result.hits[0].stage1_rank == 1  # the image channel's first too: no window's lookalike came before it
+
+
+def test_the_outlines_are_distinct_and_best_first(sample_catalog):
+    cover, others = sample_cover(sample_catalog, 5), [sample_cover(sample_catalog, n) for n in (3, 17, 29)]
+    photo = load_image(scene_photo(cover, 4, others, background="covers").jpeg)
+    outlines = cover_outlines(photo, 6)
+    assert len(outlines) >= 2
+    assert [outline.score for outline in outlines] == sorted((outline.score for outline in outlines), reverse=True)
+    assert all(overlap(a.corners, b.corners) <= 0.8 for i, a in enumerate(outlines) for b in outlines[i + 1 :])
+    region = locate_cover(photo)
+    if region.found:  # the first outline is the one accepted
+        assert np.allclose(region.corners, outlines[0].corners)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_some_window_holds_most_of_the_cover_wherever_it_lies(sample_catalog, seed):
+    scene = scene_photo(sample_cover(sample_catalog, 7), seed, background="plain")
+    photo = load_image(scene.jpeg)
+    boxes = window_boxes(photo.size)
+    heights = [round(bottom - top, 6) for _, top, _, bottom in boxes]
+    assert heights == sorted(heights, reverse=True)  # the largest first
+    cover = scene.corners.astype(np.float32)
+    area = cv2.contourArea(cover)
+    held = [cv2.intersectConvexConvex(cover, box_corners(box))[0] / area for box in boxes]
+    best = int(np.argmax(held))
+    assert held[best] > 0.75  # most of the (tilted) cover is inside one window ...
+    assert area / ((boxes[best][2] - boxes[best][0]) * heights[best]) > 0.4  # ... that is not mostly table
+    assert len(window_crops(photo)) == len(boxes)
+
+
+def box_corners(box: tuple[float, float, float, float]) -> np.ndarray:
+    left, top, right, bottom = box
+    return np.array([(left, top), (right, top), (right, bottom), (left, bottom)], np.float32)
+
+
+def test_the_clip_profile_searches_its_few_regions_too(clip_folio, sample_catalog):
+    others = [sample_cover(sample_catalog, n) for n in (3, 17, 29)]
+    photo = load_image(scene_photo(sample_cover(sample_catalog, 9), 1, others, background="wood").jpeg)
+    query = clip_folio.searcher.encode("", photo)
+    budget = clip_folio.models.image_encoder.photo_regions
+    assert query.image_regions is not None and 2 <= len(query.image_regions) <= budget
+    assert any(np.allclose(row, query.image_vector) for row in query.image_regions)  # the chosen region among them
+    assert clip_folio.search(image=photo, k=3).hits
