@@ -36,7 +36,7 @@ from ingest.readers import ColumnMap
 from multimodal import localise
 from multimodal.folio import Folio
 from multimodal.images import load_image
-from multimodal.photo import ScenePhoto, scene_photo
+from multimodal.photo import ScenePhoto, phone_photo, scene_photo
 from multimodal.settings import Settings
 
 SHORTLIST = 50
@@ -98,16 +98,23 @@ MERGES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 }
 
 
-def scenes(context: TaskContext) -> list[tuple[frozenset[str], ScenePhoto]]:
-    """The evaluation's scene photos (``evaluation.photos.scene_query``) with their true corners."""
+def scenes(context: TaskContext, kind: str) -> list[tuple[frozenset[str], ScenePhoto]]:
+    """The evaluation's scene photos (``evaluation.photos.scene_query``) with their true corners, or its
+    frame-filling photos (``cover_queries``; their true corners: the frame's)."""
     with_cover, relevant, fetcher = photographed_books(context)
     made = []
     for record in sampled(with_cover, context):
+        cover, seed = load_image(fetcher.fetch(record.cover)), book_seed(context.seed, record.book_id)
+        if kind == "frame-filling":
+            jpeg = phone_photo(cover, seed)
+            width, height = load_image(jpeg).size
+            frame = np.array([(0, 0), (width, 0), (width, height), (0, height)], np.float64)
+            made.append((relevant[record.book_id], ScenePhoto(jpeg, frame)))
+            continue
         rng = book_rng(context.seed, record.book_id)
         around = [other for other in rng.sample(with_cover, OTHER_COVERS + 1) if other.book_id != record.book_id]
         others = [load_image(fetcher.fetch(other.cover)) for other in around[:OTHER_COVERS]]
-        photo = scene_photo(load_image(fetcher.fetch(record.cover)), book_seed(context.seed, record.book_id), others)
-        made.append((relevant[record.book_id], photo))
+        made.append((relevant[record.book_id], scene_photo(cover, seed, others)))
     return made
 
 
@@ -132,6 +139,7 @@ def main() -> None:
     parser.add_argument("--images-dir", type=Path)
     parser.add_argument("--data-dir", type=Path, required=True, help="an ingested store (read only)")
     parser.add_argument("--sample", type=int, default=50)
+    parser.add_argument("--kind", choices=("scene", "frame-filling"), default="scene", help="the evaluation's photos")
     parser.add_argument("--split", choices=sorted(SPLIT_SEEDS), default="tuning")
     parser.add_argument("--merge", choices=sorted(MERGES), default="best similarity", help="how region lists merge")
     args = parser.parse_args()
@@ -153,7 +161,7 @@ def main() -> None:
             [s["whole"], s["outlines"][:3], s[w]]
         )
     counts: dict[str, list[int]] = defaultdict(list)
-    for relevant, scene in scenes(context):
+    for relevant, scene in scenes(context, args.kind):
         photo = load_image(scene.jpeg)
         started = time.perf_counter()
         regions = region_images(photo, scene, folio)
@@ -191,7 +199,7 @@ def main() -> None:
             counts[name].append(len(rows))
             ranks[name].append(index.rank(MERGES[args.merge](rows), relevant))
     load = os.getloadavg()[0]
-    print(f"{len(ranks['whole'])} scene photos ({args.split} split, seed {seed}), {len(index.ids)} covers in "
+    print(f"{len(ranks['whole'])} {args.kind} photos ({args.split} split, seed {seed}), {len(index.ids)} covers in "
           f"{args.data_dir}; load average {load:.1f}")  # fmt: skip
     regions_ms, vectors_ms = (1000 * np.median(seconds[name]) for name in ("regions", "vectors"))
     print(f"  regions {regions_ms:.0f} ms, vectors {vectors_ms:.0f} "
