@@ -37,10 +37,11 @@ from multimodal import localise
 from multimodal.folio import Folio
 from multimodal.images import load_image
 from multimodal.photo import ScenePhoto, phone_photo, scene_photo
+from multimodal.search import OTHER_REGION_HANDICAP
 from multimodal.settings import Settings
 
 SHORTLIST = 50
-MARGINS = (0.02, 0.04, 0.08)  # handicaps of the regions other than the chosen one
+MARGINS = tuple(sorted({0.05, 0.1, 0.15, 0.2, OTHER_REGION_HANDICAP}))  # handicaps of the regions not used
 WINDOWS = {  # name: the windows' heights (shares of the frame's) and stride (share of the window's side)
     "windows": (localise.WINDOW_HEIGHTS, localise.WINDOW_STRIDE),  # as search cuts them
     "windows 0.9/0.75/0.6/0.45, stride 0.33": ((0.9, 0.75, 0.6, 0.45), 0.33),
@@ -177,16 +178,13 @@ def main() -> None:
         ranks["chosen region (search's image signal before)"].append(
             index.rank(index.similarities(query.image_vector[None])[0], relevant)
         )
-        searched = query.image_regions if query.image_regions is not None else query.image_vector[None]
-        ranks["search's regions (read_photo), now"].append(
-            index.rank(MERGES[args.merge](index.similarities(searched)), relevant)
-        )
-        counts["search's regions (read_photo), now"].append(len(searched))
-        others = ~np.all(np.isclose(searched, query.image_vector[None]), axis=1)
-        for margin in MARGINS:
-            name = f"search's regions, others' similarity - {margin}"
-            rows = index.similarities(searched) - margin * others[:, None]
-            ranks[name].append(index.rank(MERGES[args.merge](rows), relevant))
+        used = index.similarities(query.image_vector[None])
+        others = index.similarities(query.image_regions) if query.image_regions is not None else used[:0]
+        for margin in (0.0, *MARGINS):
+            name = f"search's regions, the others' similarity - {margin:.2f}"
+            name += " (search now)" if margin == OTHER_REGION_HANDICAP else ""
+            ranks[name].append(index.rank(MERGES[args.merge](np.vstack([used, others - margin])), relevant))
+            counts[name].append(1 + len(others))
         for name in ("whole", "true cover"):
             ranks[name].append(index.rank(similarity[name][0], relevant))
         for k in range(3):

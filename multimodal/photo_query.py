@@ -12,12 +12,12 @@ photo, when no outline was found or the whole photo matches a catalog cover bett
 (``multimodal.evidence``) and the result reports it (``SearchResult.cover_region``).
 
 An outline is accepted in only about half of the scenes, and the whole photo's vector describes the
-table as much as the cover. So the image channel casts a wider net: ``PhotoReading.region_vectors``
-holds the vectors of every candidate region — the whole photo, the chosen outline, the next best
-outlines (accepted or not) and book-shaped windows over the photo (``localise.window_boxes``), as many
-as the image encoder affords (``photo_regions``: dozens of perceptual fingerprints, a few CLIP forwards)
-— and search ranks each cover at its best similarity over them (``Searcher.nearest``). Measured in
-``benchmarks/scene_recall.py`` (docs/evaluation.md).
+table as much as the cover. So the image channel casts a wider net: ``PhotoReading.other_region_vectors``
+holds the vectors of the other candidate regions — the whole photo or the outline not used, the next
+best outlines (accepted or not) and book-shaped windows over the photo (``localise.window_boxes``), as
+many as the image encoder affords (``photo_regions``: dozens of perceptual fingerprints, a few CLIP
+forwards) — and search ranks each cover at its best similarity over them, handicapped against the region
+used (``Searcher.nearest``). Measured in ``benchmarks/scene_recall.py`` (docs/evaluation.md).
 """
 
 from __future__ import annotations
@@ -45,9 +45,9 @@ class PhotoReading:
     cover_text: str
     region: str  # "cover": the rectified cover; "whole": the whole photo (no cover outline found)
     region_confidence: float  # in [0, 1]; 0 for the whole photo
-    # Every candidate region's vector, one a row (the whole photo, outlines, windows): the covers are searched
-    # with each, so that the photographed book is shortlisted even when its outline was not found.
-    region_vectors: np.ndarray | None = None
+    # The other candidate regions' vectors, one a row (the whole photo or the outline not used, the next outlines,
+    # windows): the covers are searched with each too, so that the book is shortlisted when its outline was missed.
+    other_region_vectors: np.ndarray | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)  # localise, cover_vectors, ocr
 
 
@@ -85,14 +85,10 @@ def read_photo(
         photo, outlines[1:] if region.found else outlines, models.image_encoder.photo_regions - 1 - len(chosen)
     )
     vectors = encode_images([models.image_encoder.prepare(image) for image in [photo, *chosen, *others]])
-    whole_vector, cover_vector = vectors[0], vectors[len(chosen)]
-    if (
-        region.found
-        and best_cover_match is not None
-        and best_cover_match(whole_vector) > best_cover_match(cover_vector)
-    ):
-        region = CoverRegion(photo, "whole", 0.0)
-        cover_vector = whole_vector
+    used = len(chosen)  # the row of the region used: the outline, else the whole photo
+    if region.found and best_cover_match is not None and best_cover_match(vectors[0]) > best_cover_match(vectors[1]):
+        region, used = CoverRegion(photo, "whole", 0.0), 0
+    cover_vector = vectors[used]
     cover = region.image
     cover_hash = phash(cover)
     lap("cover_vectors")
@@ -104,7 +100,7 @@ def read_photo(
         cover_text=text,
         region="cover" if region.found else "whole",
         region_confidence=region.confidence,
-        region_vectors=vectors,
+        other_region_vectors=np.delete(vectors, used, axis=0),
         timings_ms=timings,
     )
 

@@ -54,6 +54,10 @@ FULLTEXT_MIN_COVERAGE = 0.75  # a full-text hit counts when it has three quarter
 # a scene's text holds the books around it too, so no book has most of it. Chosen on the tuning split (seed 2,
 # romance scenes: the right book kept in 75 of 80 photos at 0.5, 41 by coverage alone); docs/evaluation.md.
 OCR_FULLTEXT_MIN_READ = 0.5
+# A photo's regions other than the one used (the whole photo or its outline) count this much less in the image
+# channel: a window of a frame-filling cover (a quarter of it) must not pass for another book's cover. Chosen on the
+# tuning split (seed 2) with benchmarks/scene_recall.py, frame-filling and scene photos; docs/evaluation.md.
+OTHER_REGION_HANDICAP = 0.15
 
 
 @dataclass
@@ -110,7 +114,7 @@ class Searcher:
             query.image_vector, query.image_phash = photo.image_vector, photo.image_phash
             query.cover_text, query.cover_region = photo.cover_text, photo.region
             query.region_confidence = photo.region_confidence
-            query.image_regions = photo.region_vectors
+            query.image_regions = photo.other_region_vectors
             if timer is not None:  # the photo's own stages, inside "encode"
                 for name, ms in photo.timings_ms.items():
                     timer.seconds[f"photo_{name}"] += ms / 1000
@@ -170,23 +174,25 @@ class Searcher:
         """A vector channel's n best books, best first: each book at its best vector over the channel's
         collections (its text and, for a long description, its passages).
 
-        A photo's image channel searches the covers with each candidate region of the photo too
-        (``image_regions``: the chosen region, the whole photo, other outlines, windows), and a book counts
-        at its best similarity over them: the photographed cover reaches the shortlist even when its outline
-        was not found. That best is the channel's signal for every candidate (``channel_signals``)."""
+        A photo's image channel searches the covers with the photo's other candidate regions too
+        (``image_regions``: the whole photo or the outline not used, other outlines, windows), and a book
+        counts at its best similarity over them, another region's less ``OTHER_REGION_HANDICAP``: the
+        photographed cover reaches the shortlist even when its outline was not found. That best is the
+        channel's signal for every candidate (``channel_signals``)."""
         best: dict[str, float] = {}
         for collection in signal.channel.collections:
             regions = self.regions_searched(signal, collection, image_regions)
             found, *by_region = self.store.nearest_each(collection, [vector, *regions], n, where)
             # a region's list gives a book's similarity with that region only, not its best over all regions
             shortlist.parts[signal.name, collection] = {} if regions else dict(found)
-            for book_id, similarity in itertools.chain(found, *by_region):
+            handicapped = ((book_id, value - OTHER_REGION_HANDICAP) for book_id, value in itertools.chain(*by_region))
+            for book_id, similarity in itertools.chain(found, handicapped):
                 best[book_id] = max(similarity, best.get(book_id, -1.0))
         return dict(sorted(best.items(), key=lambda item: -item[1])[:n])
 
     @staticmethod
     def regions_searched(signal: Signal, collection: str, image_regions: np.ndarray | None) -> list[np.ndarray]:
-        """The photo's candidate regions search the covers with the query image's channel, no other."""
+        """The photo's other candidate regions search the covers with the query image's channel, no other."""
         if image_regions is None or collection != "covers" or signal.channel.query_vector != "image_vector":
             return []
         return list(image_regions)
@@ -254,8 +260,10 @@ class Searcher:
                 if book_id in found:
                     values.append(found[book_id])
                     continue
-                searched = np.vstack([vector, *self.regions_searched(signal, collection, query.image_regions)])
-                values.append(book.similarity(collection, searched.T))  # one column a vector: the best of them
+                values.append(book.similarity(collection, vector))
+                regions = self.regions_searched(signal, collection, query.image_regions)
+                if regions and (other := book.similarity(collection, np.vstack(regions).T)) is not None:
+                    values.append(other - OTHER_REGION_HANDICAP)  # one column a region: the best of them
             values = [value for value in values if value is not None]  # None: a blank cover, no passages
             if values:
                 signals[signal.name] = max(values)

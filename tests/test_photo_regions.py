@@ -34,8 +34,8 @@ def picture_only(offline_folio: Folio) -> Folio:
 
 
 # Scenes of the sample catalog whose cover outline is not found and whose whole photo looks like other covers:
-# (cover number, seed, background) — the whole photo's vector ranks the book 15th to 42nd of 64.
-OUTLINE_MISSED = [(9, 1, "wood"), (10, 1, "wood"), (2, 2, "covers"), (11, 1, "wood")]
+# (cover number, seed, background) — the whole photo's vector ranks the book 15th to 50th of 64.
+OUTLINE_MISSED = [(4, 0, "covers"), (9, 1, "wood"), (14, 1, "desk"), (18, 0, "wood")]
 
 
 @pytest.mark.parametrize(("number", "seed", "background"), OUTLINE_MISSED)
@@ -48,7 +48,7 @@ def test_a_scene_whose_outline_is_not_found_still_shortlists_its_book_through_a_
     assert not locate_cover(photo).found  # the whole photo is the region searched and read
     whole = picture_only.searcher.encode("", photo).image_vector
     assert book_id not in [found for found, _ in picture_only.store.nearest("covers", whole, 5)]  # the old search
-    result = picture_only.search(image=photo, k=5)
+    result = picture_only.search(image=photo, k=5, min_score=float("-inf"))  # every shortlisted book
     assert result.cover_region == "whole" and not result.cover_text
     assert book_id in [hit.book_id for hit in result.hits], [hit.book_id for hit in result.hits]  # shortlisted
 
@@ -99,6 +99,6 @@ def test_the_clip_profile_searches_its_few_regions_too(clip_folio, sample_catalo
     photo = load_image(scene_photo(sample_cover(sample_catalog, 9), 1, others, background="wood").jpeg)
     query = clip_folio.searcher.encode("", photo)
     budget = clip_folio.models.image_encoder.photo_regions
-    assert query.image_regions is not None and 2 <= len(query.image_regions) <= budget
-    assert any(np.allclose(row, query.image_vector) for row in query.image_regions)  # the chosen region among them
+    assert query.image_regions is not None and 1 <= len(query.image_regions) <= budget - 1  # besides the one used
+    assert not any(np.allclose(row, query.image_vector) for row in query.image_regions)
     assert clip_folio.search(image=photo, k=3).hits
