@@ -1,6 +1,7 @@
 """The signals search weighs: one registry, read by search, by profile loading and by the page.
 
-A signal is one number comparing the query with a candidate book, about in [0, 1]. Each declares
+A signal is one number comparing the query with a candidate book, about in [0, 1] (``cover_keypoints`` goes
+down to -1: evidence against a book whose cover lies beside the one photographed). Each declares
 
 - ``name``: the key in a profile's weights and in ``Hit.signals``;
 - ``stage``: 1 for a channel — a vector search or a full-text search (stage 1 shortlists with it,

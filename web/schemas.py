@@ -33,7 +33,10 @@ class HitOut(BookOut):
     stage1_score: float
     stage1_rank: int
     stage2_score: float | None = Field(description="null when the book was not cross-scored")
-    signals: dict[str, float] = Field(description="the signals behind the scores, each in about [0, 1]")
+    signals: dict[str, float] = Field(
+        description="the signals behind the scores, each in about [0, 1] (cover_keypoints in [-1, 1]: below 0, the "
+        "book's cover was found in the photo beside the one photographed)"
+    )
     confidence: float = Field(description="how sure it is this book, in [0, 1] (the page shows it as a percentage)")
     tier: str = Field(description="found, likely or possible: the words the page shows")
 
