@@ -295,7 +295,8 @@ KEYPOINTS_MIN_SPREAD = 0.1  # a few inliers more or less than another wrong cove
 # the tuning split, seed 2: docs/evaluation.md) ...
 KEYPOINTS_MAX_BOOKS = 24
 # ... in stage 2's order of priority, and none after a cover found beyond doubt at the photo's centre (at least 55
-# inliers): one cover is photographed, the candidates after it are not (their signal is missing: the lowest).
+# inliers): one cover is photographed, the candidates after it are not (their signal is 0, not found: a missing
+# value would leave the found one alone, standing out from nothing).
 KEYPOINTS_SURE = 0.9
 
 
@@ -310,7 +311,7 @@ def _cover_keypoints(query: EncodedQuery, books: Sequence[BookRecord]) -> list[f
         cover = COVERS.get(book.cover) if book.has_cover else None
         values.append(None if cover is None else match(query.photo_keypoints, cover).photographed())
         if (values[-1] or 0.0) >= KEYPOINTS_SURE:
-            return values + [None] * (len(books) - len(values))
+            return values + [0.0] * (len(books) - len(values))
     return values
 
 

@@ -199,11 +199,11 @@ def chequered_cover(seed: int) -> Image.Image:
 
 def test_no_cover_is_matched_after_one_found_beyond_doubt_at_the_centre(sample_catalog, tmp_path):
     """One cover is photographed: once it is found (inliers well past saturation, at the centre), the candidates
-    after it are not matched (a photo query's stage-2 time)."""
+    after it are not matched (a photo query's stage-2 time) and count as not found."""
     photographed_cover = tmp_path / "chequered.png"
     chequered_cover(0).save(photographed_cover)
     query = EncodedQuery(text="", photo_keypoints=photo_keypoints(chequered_cover(0)))  # the cover itself
     covers = [sample_catalog.parent / "covers" / "sample-007.png", photographed_cover, photographed_cover]
     books = [BookRecord(book_id=f"b{i}", title="A book", cover=str(cover)) for i, cover in enumerate(covers)]
     values = PAIR_SCORERS["cover_keypoints"](query, books)
-    assert values[0] == 0.0 and values[1] >= KEYPOINTS_SURE and values[2] is None
+    assert values[0] == 0.0 and values[1] >= KEYPOINTS_SURE and values[2] == 0.0  # not matched: not photographed
