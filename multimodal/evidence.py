@@ -58,7 +58,7 @@ class EvidenceTuning:
     margin_scale: float = 0.15  # a best match this far above the runner-up is fully distinct
     image_floor: float = 0.25  # the least share of their weight the image signals keep
     decisive_gap: float = 4.0  # the best cover's z-score gap over the runner-up that makes the picture decisive
-    identified_text: float = 0.7  # a first hit whose title/author match reaches this is identified
+    identified_text: float = 0.8  # a first hit whose title/author match reaches this is identified
     identified_lead_text: float = 0.7  # ... or reaches this and leads every other candidate by identified_lead
     identified_lead: float = 0.2
     agreeing_text: float = 0.3  # ... or is also the best cover match and reaches this
