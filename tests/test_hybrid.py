@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from multimodal import Folio, SearchFilters
-from multimodal.fusion import RRF_K, fuse, reciprocal_rank_fusion, relevance, shortlist_for_stage2
+from multimodal.fusion import CHANNEL_HEAD, RRF_K, fuse, reciprocal_rank_fusion, relevance, shortlist_for_stage2
 from multimodal.lexicon import title_match, title_variants
 from multimodal.profiles import list_profiles, load_profile
 from multimodal.records import BookRecord
@@ -49,6 +49,8 @@ def test_every_channels_first_reaches_stage_2(case, stage2_size: int) -> None:
     for ranking in rankings.values():
         if ranking:
             assert ranking[0] in scored
+    if stage2_size >= CHANNEL_HEAD * len(rankings):  # room for every channel's head
+        assert all(book in scored for ranking in rankings.values() for book in ranking[:CHANNEL_HEAD])
     assert all(0.0 <= score <= 1.0 + 1e-9 for score in fused)
 
 
