@@ -203,6 +203,9 @@ def _raise_exit(signum: int, frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _raise_exit)  # stop the server on SIGTERM too, not only on Ctrl-C
+    # Ctrl-C stops it even when it was started with SIGINT ignored (a shell's background job without job control
+    # ignores it, and Python then installs no KeyboardInterrupt handler): the server would otherwise run on.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     server = ChromaServer(args.path, args.host, args.port or None, args.startup_timeout, log=None)
     try:
         with server:

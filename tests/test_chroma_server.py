@@ -175,8 +175,7 @@ def test_server_command_prints_how_to_point_folio_at_it_and_stops_on_ctrl_c(tmp_
     try:
         exports, line = "", ""
         deadline = time.monotonic() + 120
-        # Ctrl-C comes once the instructions are printed, as a reader presses it: a SIGINT in the middle of a
-        # print to the pipe could leave the wrapper's stdout locked and the test waiting for nothing.
+        # Ctrl-C comes once the instructions are printed, as a reader presses it.
         while "Ctrl-C stops it" not in line and time.monotonic() < deadline and process.poll() is None:
             try:
                 line = lines.get(timeout=1.0)
