@@ -55,12 +55,12 @@ def read_photo(
     photo: Image.Image,
     models: Models,
     encode_images: Callable[[Sequence[Any]], np.ndarray],
-    best_cover_match: Callable[[np.ndarray], float] | None = None,
+    best_cover_matches: Callable[[np.ndarray], list[float]] | None = None,
 ) -> PhotoReading:
     """The photo's cover vectors and text, computed on the cover found in it (or on the whole photo).
 
     When an outline was found, the catalog decides between it and the whole photo: both are encoded
-    and the one whose nearest catalog cover is nearer is used (``best_cover_match``). A cover that
+    and the one whose nearest catalog cover is nearer is used (``best_cover_matches``, one store search). A cover that
     fills the frame has outlines inside it (a title band, a framed picture) that must not replace it.
     The other candidate regions (``search_regions``) are encoded in the same forward.
     """
@@ -86,8 +86,10 @@ def read_photo(
     )
     vectors = encode_images([models.image_encoder.prepare(image) for image in [photo, *chosen, *others]])
     used = len(chosen)  # the row of the region used: the outline, else the whole photo
-    if region.found and best_cover_match is not None and best_cover_match(vectors[0]) > best_cover_match(vectors[1]):
-        region, used = CoverRegion(photo, "whole", 0.0), 0
+    if region.found and best_cover_matches is not None:
+        whole_match, outline_match = best_cover_matches(vectors[:2])
+        if whole_match > outline_match:
+            region, used = CoverRegion(photo, "whole", 0.0), 0
     cover_vector = vectors[used]
     cover = region.image
     cover_hash = phash(cover)

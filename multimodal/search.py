@@ -110,7 +110,7 @@ class Searcher:
         if query.text:
             query.text_vector = self.encode_texts([query.text])[0]
         if image is not None:  # the cover found in the photo (multimodal.photo_query), else the whole photo
-            photo = read_photo(image, self.models, self.encode_images, self.best_cover_match)
+            photo = read_photo(image, self.models, self.encode_images, self.best_cover_matches)
             query.image_vector, query.image_phash = photo.image_vector, photo.image_phash
             query.cover_text, query.cover_region = photo.cover_text, photo.region
             query.region_confidence = photo.region_confidence
@@ -125,10 +125,10 @@ class Searcher:
                     query.photo_keypoints = photo_keypoints(image)
         return query
 
-    def best_cover_match(self, vector: np.ndarray) -> float:
-        """The similarity of the catalog cover nearest to an image vector (-1 for an empty store)."""
-        nearest = self.store.nearest("covers", vector, 1)
-        return nearest[0][1] if nearest else -1.0
+    def best_cover_matches(self, vectors: np.ndarray) -> list[float]:
+        """For each image vector, the similarity of the catalog cover nearest to it (-1 for an empty store),
+        in one search of the store."""
+        return [found[0][1] if found else -1.0 for found in self.store.nearest_each("covers", list(vectors), 1)]
 
     # -- stage 1 -----------------------------------------------------------------------------
     def channels(self, query: EncodedQuery) -> list[tuple[Signal, np.ndarray]]:
