@@ -96,6 +96,12 @@ def reciprocal_rank_fusion(rankings: dict[str, list[int]], weights: dict[str, fl
 CHANNEL_HEAD = 3  # each channel's best this many reach stage 2, whatever the fusion of the others says
 
 
+def channel_heads(rankings: dict[str, list[int]]) -> tuple[set[int], set[int]]:
+    """Every channel's first book, and every channel's best ``CHANNEL_HEAD`` (the firsts among them)."""
+    firsts = {ranking[0] for ranking in rankings.values() if ranking}
+    return firsts, {i for ranking in rankings.values() for i in ranking[:CHANNEL_HEAD]}
+
+
 def shortlist_for_stage2(order: list[int], rankings: dict[str, list[int]], size: int) -> list[int]:
     """The ``size`` candidates stage 2 scores, in ``order``: every channel's best ``CHANNEL_HEAD`` (its
     first first), then the best of ``order``.
@@ -105,8 +111,7 @@ def shortlist_for_stage2(order: list[int], rankings: dict[str, list[int]], size:
     computed. Not only the first: a photo's words also name the books around the cover ("Search the Dark"
     read beside *My Beautiful Enemy*), so the right book may be the cover-text channel's second.
     """
-    firsts = {ranking[0] for ranking in rankings.values() if ranking}
-    heads = {i for ranking in rankings.values() for i in ranking[:CHANNEL_HEAD]}
+    firsts, heads = channel_heads(rankings)
     chosen = set([i for i in order if i in firsts][:size])
     chosen.update([i for i in order if i in heads and i not in chosen][: max(0, size - len(chosen))])
     for i in order:
@@ -120,7 +125,6 @@ def stage2_priority(top: list[int], rankings: dict[str, list[int]]) -> list[int]
     """Stage 2's candidates in the order a costly signal scores them (``Signal.max_books``): every channel's
     first book, then the rest of every channel's head (``CHANNEL_HEAD``), then the others in ``top``'s order
     (stage 1's)."""
-    firsts = {ranking[0] for ranking in rankings.values() if ranking}
-    heads = {i for ranking in rankings.values() for i in ranking[:CHANNEL_HEAD]} - firsts
-    rest = [i for i in top if i not in firsts and i not in heads]
-    return [i for i in top if i in firsts] + [i for i in top if i in heads] + rest
+    firsts, heads = channel_heads(rankings)
+    rest = [i for i in top if i not in heads]
+    return [i for i in top if i in firsts] + [i for i in top if i in heads - firsts] + rest
