@@ -15,13 +15,11 @@ two (OCR runs a cover's words together).
 Text is folded before indexing and querying: lower case, accents dropped ("Perché" = "perche").
 
 Where the index lives. Chroma stays the only store of record: the book records already hold every
-field indexed here and the content hash. The full-text index is *derived*: each process keeps it in
-a folder of its own data dir (``fulltext_dir``; with a Chroma server, a local cache) and brings it in
-step with the store by content hash (``StoreFullText.sync``: add or replace the books whose hash
-changed, drop the ids no longer stored) when it opens and whenever the store changes. So ingest has
-no second write path, and a ``kill -9`` anywhere leaves nothing to repair: the next sync compares
-hashes again. Processes sharing a folder share its work: tantivy allows one writer at a time, and a
-process that finds the writer busy only reloads what the other one committed.
+field indexed here and the content hash. The full-text index is *derived* (``multimodal.derived``):
+each process keeps it in a folder of its own data dir (``fulltext_dir``; with a Chroma server, a local
+cache) and brings it in step with the store by content hash. Processes sharing a folder share its work:
+tantivy allows one writer at a time, and a process that finds the writer busy only reloads what the
+other one committed.
 """
 
 from __future__ import annotations
@@ -29,7 +27,6 @@ from __future__ import annotations
 import logging
 import math
 import threading
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,8 +35,9 @@ import tantivy
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
+from multimodal.derived import SyncedIndex, local_dir
+from multimodal.records import BookRecord
 from multimodal.settings import Settings
-from multimodal.store import BookRecord
 
 log = logging.getLogger(__name__)
 
@@ -115,11 +113,7 @@ def misspelt_in(word: str, names: list[str]) -> bool:
 
 def fulltext_dir(settings: Settings) -> Path:
     """The index's folder: beside the embedded store, or a local cache of a Chroma server's store."""
-    if settings.uses_server:
-        name = f"{settings.chroma_host}_{settings.chroma_port}_{settings.collection}"
-    else:
-        name = settings.collection
-    return settings.data_dir / "fulltext" / f"{name}-v{INDEX_VERSION}"
+    return local_dir(settings, "fulltext", INDEX_VERSION)
 
 
 def folding_analyzer() -> tantivy.TextAnalyzer:
@@ -180,6 +174,9 @@ class FullTextIndex:
                 raise
         self.index.reload()
         return True
+
+    def apply_records(self, changed: list[BookRecord], removed: list[str]) -> bool:
+        return self.apply([FullTextDocument.of(record) for record in changed], removed)
 
     # -- reading ---------------------------------------------------------------------------
     def hashes(self) -> dict[str, str]:
@@ -300,29 +297,11 @@ class FullTextIndex:
         return tantivy.Query.boolean_query(clauses)
 
 
-@dataclass(frozen=True)
-class SyncReport:
-    added: int
-    replaced: int
-    removed: int
-    books: int
-    seconds: float
-    wrote: bool  # False: another process was writing, this one only reloaded
+class StoreFullText(SyncedIndex[FullTextIndex]):
+    """The full-text index of a store's books, kept in step with the store by content hash
+    (``multimodal.derived.SyncedIndex``)."""
 
-
-class StoreFullText:
-    """The full-text index of a store's books, kept in step with the store by content hash.
-
-    ``sync`` compares the content hashes of the store with the index's and writes the difference.
-    Searches check at most every ``recheck_seconds`` whether the store changed (its ``generation``
-    when it has one, else its size); when it did, the index is synced — in line when the last sync
-    was quick, else in the background while queries use the index as it is. At open, an empty index
-    is filled in line, and a large index kept on disk from an earlier run (``IN_LINE_FIRST_SYNC_BOOKS``)
-    is synced in the background.
-    """
-
-    QUICK_SYNC_SECONDS = 0.5
-    IN_LINE_FIRST_SYNC_BOOKS = 20_000
+    name = "full-text index"
 
     def __init__(
         self,
@@ -331,80 +310,15 @@ class StoreFullText:
         directory: Path | None = None,
         recheck_seconds: float = 1.0,
     ) -> None:
-        self.index = FullTextIndex(directory)
-        self._records = records
-        self._change_marker = change_marker
-        self.recheck_seconds = recheck_seconds
-        self._lock = threading.Lock()
-        self._marker: object = None
-        self._checked_at = 0.0
-        self._syncing = False
-        self.last_sync: SyncReport | None = None
+        super().__init__(FullTextIndex(directory), records, change_marker, recheck_seconds)
 
     @classmethod
     def for_store(cls, store, settings: Settings, recheck_seconds: float = 1.0) -> StoreFullText:
         marker = getattr(store, "generation", None) or store.count
         return cls(store.iter_records, marker, fulltext_dir(settings), recheck_seconds)
 
-    def sync(self) -> SyncReport:
-        """Bring the index in step with the store: add new books, replace changed ones, drop removed ones."""
-        start = time.perf_counter()
-        marker = self._change_marker()
-        indexed = self.index.hashes()
-        stored: set[str] = set()
-        changed: list[FullTextDocument] = []
-        for record in self._records():
-            stored.add(record.book_id)
-            if indexed.get(record.book_id) != record.content_hash:
-                changed.append(FullTextDocument.of(record))
-        removed = [book_id for book_id in indexed if book_id not in stored]
-        wrote = self.index.apply(changed, removed) if changed or removed else True
-        replaced = sum(document.book_id in indexed for document in changed)
-        report = SyncReport(
-            len(changed) - replaced, replaced, len(removed), len(stored), time.perf_counter() - start, wrote
-        )
-        with self._lock:
-            self._marker = marker if wrote else None  # a busy writer: check again next time
-            self.last_sync = report
-        log.info("full-text index synced: %s", report)
-        return report
-
-    def warm(self) -> None:
-        self._current()
-
-    def _current(self) -> FullTextIndex:
-        with self._lock:
-            due = time.monotonic() - self._checked_at >= self.recheck_seconds or self.last_sync is None
-            if self._syncing or not due:
-                return self.index
-            self._checked_at = time.monotonic()
-            first = self.last_sync is None
-            # The first sync runs in line, but a large index kept on disk answers at once while it is
-            # brought up to date (reading 100,000 records from the store takes a while).
-            quick = (
-                len(self.index) < self.IN_LINE_FIRST_SYNC_BOOKS
-                if first
-                else self.last_sync.seconds <= self.QUICK_SYNC_SECONDS
-            )
-        if not first and self._change_marker() == self._marker:
-            return self.index
-        if quick:
-            self.sync()
-            return self.index
-        with self._lock:
-            self._syncing = True
-        threading.Thread(target=self._sync_in_background, daemon=True, name="fulltext-sync").start()
-        return self.index
-
-    def _sync_in_background(self) -> None:
-        try:
-            self.sync()
-        finally:
-            with self._lock:
-                self._syncing = False
-
     def search(self, text: str, limit: int) -> list[tuple[str, float]]:
-        return self._current().search(text, limit)
+        return self.current().search(text, limit)
 
     def coverage(self, text: str, documents: list[FullTextDocument]) -> list[float]:
         return self.index.coverage(text, documents)
