@@ -32,6 +32,8 @@ class Folio:
         self.store = store
         self.searcher = Searcher(models, store, settings)
         self.searcher.fulltext.warm()  # bring the full-text index in step with the store now, not on the first query
+        if self.searcher.cover_features is not None:
+            self.searcher.cover_features.warm()  # and the covers' features
 
     @classmethod
     def open(cls, settings: Settings | None = None, *, create: bool = False, **overrides: object) -> Folio:

@@ -29,6 +29,8 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from multimodal.records import BookRecord
+
 PHOTO_SIDE = 640  # the photo's longest side when featurised
 PHOTO_FEATURES = 1000
 COVER_HEIGHT = 300  # a catalog cover is featurised at this height (thumbnails are 200–500 px tall)
@@ -199,3 +201,8 @@ def read_cover_keypoints(path: Path) -> Keypoints | None:
 
 
 COVERS = CoverKeypoints()
+
+
+def cover_file_features(record: BookRecord) -> Keypoints | None:
+    """A book's cover features read from its file (``COVERS``): None for no cover, a URL, a missing or broken file."""
+    return COVERS.get(record.cover) if record.has_cover else None

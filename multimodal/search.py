@@ -25,6 +25,7 @@ import numpy as np
 from PIL import Image
 
 from multimodal.batching import Batcher
+from multimodal.cover_features import StoreCoverFeatures
 from multimodal.errors import BookNotFound, NoCover
 from multimodal.evidence import (
     PhotoEvidence,
@@ -37,13 +38,21 @@ from multimodal.evidence import (
 from multimodal.fulltext import FullTextDocument, StoreFullText
 from multimodal.fusion import fuse, reciprocal_rank_fusion, relevance, shortlist_for_stage2, stage2_priority
 from multimodal.images import load_image
-from multimodal.keypoints import photo_keypoints
+from multimodal.keypoints import Keypoints, photo_keypoints
 from multimodal.lexicon import title_match
 from multimodal.models import Models
 from multimodal.photo_query import read_photo
 from multimodal.records import BookRecord, Hit, SearchFilters, SearchRequest, SearchResult
 from multimodal.settings import Settings
-from multimodal.signals import PAIR_SCORERS, SIGNALS, EncodedQuery, Signal, fulltext_signals, vector_signals
+from multimodal.signals import (
+    PAIR_SCORERS,
+    SIGNALS,
+    EncodedQuery,
+    Signal,
+    cover_feature_signals,
+    fulltext_signals,
+    vector_signals,
+)
 from multimodal.store import BookStore, StoredBook
 from multimodal.timing import Timer
 
@@ -94,6 +103,11 @@ class Searcher:
         self.settings = settings
         self.profile = models.profile
         self.fulltext = StoreFullText.for_store(store, settings)
+        # The covers' local features: the cover_features channel votes with them, cover_keypoints verifies by them.
+        uses_features = (
+            "cover_features" in self.profile.stage1_weights or "cover_keypoints" in self.profile.stage2_weights
+        )
+        self.cover_features = StoreCoverFeatures.for_store(store, settings) if uses_features else None
         # Concurrent queries share forwards (see multimodal.batching); ingest calls the models directly.
         share = Batcher if settings.share_forwards else lambda run, name: run
         # Queries are embedded as queries where the model tells them from book texts (e5's "query: " prefix).
@@ -120,9 +134,10 @@ class Searcher:
                     timer.seconds[f"photo_{name}"] += ms / 1000
             if query.cover_text:
                 query.cover_text_vector = self.encode_texts([query.cover_text])[0]
-            if "cover_keypoints" in self.profile.stage2_weights:  # the whole photo: the match finds the cover in it
+            if self.cover_features is not None:  # the whole photo: the match finds the cover in it
                 with timer.stage("photo_keypoints") if timer is not None else nullcontext():
                     query.photo_keypoints = photo_keypoints(image)
+                query.cover_features = self.cover_features.features
         return query
 
     def best_cover_matches(self, vectors: np.ndarray) -> list[float]:
@@ -160,7 +175,16 @@ class Searcher:
             wanted = n * FILTERED_FULLTEXT_FACTOR if filters else n
             for signal, words in self.fulltext_channels(query):
                 shortlist.found[signal.name] = self.fulltext_scores(words, wanted)
+        if query.photo_keypoints is not None and self.cover_features is not None:
+            with timer.stage("feature_search"):  # the filters too are applied when the candidates are read
+                for signal in cover_feature_signals():
+                    shortlist.found[signal.name] = self.feature_votes(query.photo_keypoints, wanted)
         return shortlist
+
+    def feature_votes(self, photo: Keypoints, n: int) -> dict[str, float]:
+        """The cover-feature channel's best books with their votes relative to the best book's (in [0, 1])."""
+        found = self.cover_features.vote(photo, n)
+        return {book_id: votes / found[0][1] for book_id, votes in found} if found else {}
 
     def nearest(
         self,

@@ -26,14 +26,14 @@ stage-2 signal in stage-1 weights, or a registered signal that no profile weighs
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 
 from multimodal.errors import SignalError
 from multimodal.fingerprint import phash_similarity
-from multimodal.keypoints import COVERS, Keypoints, match
+from multimodal.keypoints import Keypoints, cover_file_features, match
 from multimodal.lexicon import phrase_match, title_match
 from multimodal.records import BookRecord
 
@@ -60,6 +60,9 @@ class EncodedQuery:
     cover_region: str = ""  # "cover" or "whole": where the image's vectors and text came from (photo_query)
     region_confidence: float = 0.0
     photo_keypoints: Keypoints | None = None  # the photo's local features (multimodal.keypoints)
+    # A catalog cover's local features (multimodal.cover_features), or None when it has no readable cover.
+    # (Default: read from the cover's file; search gives the store's index, multimodal.cover_features.)
+    cover_features: Callable[[BookRecord], Keypoints | None] = field(default=cover_file_features, repr=False)
     # The cross-encoder (or None): scores (query text, book text) pairs, possibly shared with other queries.
     score_pairs: Callable[[list[tuple[str, str]]], Sequence[float]] | None = None
 
@@ -88,13 +91,23 @@ class FullTextChannel:
 
 
 @dataclass(frozen=True)
+class CoverFeatureChannel:
+    """A stage-1 signal's search in the covers' local features (``multimodal.cover_features``) with a photo's."""
+
+    query_features: str = "photo_keypoints"  # an EncodedQuery field
+
+
+Channel = VectorChannel | FullTextChannel | CoverFeatureChannel
+
+
+@dataclass(frozen=True)
 class Signal:
     name: str
     stage: Literal[1, 2]
     group: Group
     compares: str
     threshold: float
-    channel: VectorChannel | FullTextChannel | None = None  # stage 1 only
+    channel: Channel | None = None  # stage 1 only
     # False: below its threshold the signal says nothing against a book, so it does not count toward the
     # book's relevance (most queries quote no phrase of the book they want); it still orders candidates.
     counts_unmatched: bool = True
@@ -111,9 +124,9 @@ class Signal:
 
     def counts_in_relevance(self, value: float) -> bool:
         """Whether this value says how well a book matches in absolute terms (``fusion.relevance``): never for
-        a full-text score (relative to the query's best book: it orders candidates only), and for a signal
-        that only speaks when it matches (``counts_unmatched`` False) only then."""
-        if isinstance(self.channel, FullTextChannel):
+        a full-text score or a cover-feature vote (relative to the query's best book: they order candidates only),
+        and for a signal that only speaks when it matches (``counts_unmatched`` False) only then."""
+        if isinstance(self.channel, FullTextChannel | CoverFeatureChannel):
             return False
         return self.counts_unmatched or self.matched(value)
 
@@ -175,6 +188,10 @@ def vector_signals() -> list[Signal]:
 
 def fulltext_signals() -> list[Signal]:
     return [signal for signal in SIGNALS.values() if isinstance(signal.channel, FullTextChannel)]
+
+
+def cover_feature_signals() -> list[Signal]:
+    return [signal for signal in SIGNALS.values() if isinstance(signal.channel, CoverFeatureChannel)]
 
 
 def label(name: str) -> Signal | None:
@@ -245,6 +262,14 @@ FULLTEXT_SIGNALS = (
 for name, group, compares, threshold, query_words in FULLTEXT_SIGNALS:
     register(Signal(name, 1, group, compares, threshold, FullTextChannel(query_words)))
 
+# Stage 1, the covers' local features (multimodal.cover_features): a book's votes relative to the best book's.
+register(
+    Signal(
+        "cover_features", 1, "visual", "points of your photo found on the book's cover, searched over every cover",
+        0.8, CoverFeatureChannel(),
+    )
+)  # fmt: skip
+
 
 def _cross_encoder(query: EncodedQuery, books: Sequence[BookRecord]) -> Sequence[float] | None:
     if not query.text or query.score_pairs is None:
@@ -308,7 +333,7 @@ def _cover_keypoints(query: EncodedQuery, books: Sequence[BookRecord]) -> list[f
         return None
     values: list[float | None] = []
     for book in books:
-        cover = COVERS.get(book.cover) if book.has_cover else None
+        cover = query.cover_features(book)
         values.append(None if cover is None else match(query.photo_keypoints, cover).photographed())
         if (values[-1] or 0.0) >= KEYPOINTS_SURE:
             return values + [0.0] * (len(books) - len(values))

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from ingest.job import IngestJob, IngestOptions
 from multimodal import Folio, Settings, open_ingest
+from multimodal.records import BookRecord
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_CATALOG = ROOT / "assets" / "sample" / "catalog.csv"
@@ -119,3 +121,27 @@ def offline_folio(tmp_path_factory: pytest.TempPathFactory, sample_catalog: Path
     summary = ingest(settings, sample_catalog)
     assert summary.ingested == 64 and not summary.rejected
     return Folio.open(settings)
+
+
+class FakeStore:
+    """Book records with content hashes, as BookStore.iter_records gives them, and a change counter."""
+
+    def __init__(self, records: list[BookRecord]) -> None:
+        self.records = {record.book_id: record for record in records}
+        self.changes = 0
+        self.read_seconds = 0.0  # how long reading every record takes
+
+    def iter_records(self):
+        time.sleep(self.read_seconds)
+        return iter(list(self.records.values()))
+
+    def generation(self) -> int:
+        return self.changes
+
+    def put(self, record: BookRecord) -> None:
+        self.records[record.book_id] = record
+        self.changes += 1
+
+    def remove(self, book_id: str) -> None:
+        del self.records[book_id]
+        self.changes += 1

@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from conftest import FakeStore
 
 from multimodal.fulltext import FullTextDocument, FullTextIndex, StoreFullText
 from multimodal.store import BookRecord
@@ -80,30 +81,6 @@ def test_apply_replaces_and_deletes_by_book_id(index: FullTextIndex) -> None:
     assert index.hashes()["collina"] == "h1b"
     assert first(index, "vie dei canti") == "collina"
     assert "siepe" not in {book_id for book_id, _ in index.search("buio oltre la siepe", 10)}
-
-
-class FakeStore:
-    """Book records with content hashes, as BookStore.iter_records gives them, and a change counter."""
-
-    def __init__(self, records: list[BookRecord]) -> None:
-        self.records = {record.book_id: record for record in records}
-        self.changes = 0
-        self.read_seconds = 0.0  # how long reading every record takes
-
-    def iter_records(self):
-        time.sleep(self.read_seconds)
-        return iter(list(self.records.values()))
-
-    def generation(self) -> int:
-        return self.changes
-
-    def put(self, record: BookRecord) -> None:
-        self.records[record.book_id] = record
-        self.changes += 1
-
-    def remove(self, book_id: str) -> None:
-        del self.records[book_id]
-        self.changes += 1
 
 
 def record(book_id: str, title: str, content_hash: str, **fields: str) -> BookRecord:
