@@ -13,9 +13,10 @@ padding every text line to rapidocr's 320 px (one thread per forward), and with 
 OCR on the libraries' default threads (as before). Each photo is searched once per path, one after the
 other (each path first in turn), so all paths see the same load.
 
-``--without-keypoints`` also measures the query path without the cover keypoints signal (its photo features in
-``encode``, its matching in ``cross_score``), side by side the same way. Its catalog covers' features are cached
-(``multimodal.keypoints.COVERS``): the last line says how many were featurised in the run.
+``--without-keypoints`` also measures the query path without the cover keypoints signal (its matching in
+``cross_score``), and without it and the cover-features channel (stage 1's ``feature_search``; then the photo's
+features in ``encode`` go too), side by side the same way. The catalog covers' features are read from the store's
+cover-feature index (``multimodal.cover_features``), else from their files: the last line says how many were.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class QueryPath:
     threads: int | None
     padded_lines: bool = False
     keypoints: bool = True  # the cover_keypoints pair signal (multimodal.keypoints) scored in stage 2
+    cover_features: bool = True  # the cover_features channel (multimodal.cover_features) searched in stage 1
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -78,14 +80,19 @@ class PathSwitch:
         self.folio = folio
         self.default_threads = default_threads
         self.profile = folio.searcher.profile
-        weights = {name: weight for name, weight in self.profile.stage2_weights.items() if name != "cover_keypoints"}
-        self.without_keypoints = self.profile.model_copy(update={"stage2_weights": weights})
+        stage2 = {name: weight for name, weight in self.profile.stage2_weights.items() if name != "cover_keypoints"}
+        stage1 = {name: weight for name, weight in self.profile.stage1_weights.items() if name != "cover_features"}
+        self.without_keypoints = self.profile.model_copy(update={"stage2_weights": stage2})
+        self.without_features = self.without_keypoints.model_copy(update={"stage1_weights": stage1})
         self.readers = {path.name: CoverReader(threads=path.threads, padded_lines=path.padded_lines) for path in paths}
 
     def use(self, path: QueryPath) -> None:
         limit_threads(path.threads or self.default_threads)
         self.folio.models.cover_reader = self.readers[path.name]
-        self.folio.searcher.profile = self.profile if path.keypoints else self.without_keypoints
+        if not path.cover_features:
+            self.folio.searcher.profile = self.without_features
+        else:
+            self.folio.searcher.profile = self.profile if path.keypoints else self.without_keypoints
 
 
 def report(kind: str, path: QueryPath, totals: list[float], stages: dict[str, list[float]]) -> None:
@@ -117,6 +124,9 @@ def main() -> None:
         paths.append(QueryPath(before, None, padded_lines=True))
     if args.without_keypoints:
         paths.append(QueryPath("without cover keypoints", settings.query_threads, keypoints=False))
+        paths.append(
+            QueryPath("without keypoints or features", settings.query_threads, keypoints=False, cover_features=False)
+        )
     switch = PathSwitch(folio, paths, default_threads)
     print(f"load average before: {' '.join(f'{value:.2f}' for value in os.getloadavg())}")
     for kind in ("scene", "frame-filling"):
@@ -137,7 +147,8 @@ def main() -> None:
         for path in paths:
             report(kind, path, totals[path.name], stages[path.name])
     print(f"\nload average after: {' '.join(f'{value:.2f}' for value in os.getloadavg())}")
-    print(f"catalog covers whose keypoints were cached: {len(COVERS.cache)} (of at most {COVERS.size})")
+    indexed = len(folio.searcher.cover_features.index)
+    print(f"catalog covers' features: {indexed} in the store's index; {len(COVERS.cache)} read from their files")
 
 
 if __name__ == "__main__":

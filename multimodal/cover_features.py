@@ -15,9 +15,10 @@ The index is derived from the store (``multimodal.derived``): kept in a folder o
 with the store by content hash (a changed cover changes its book's hash). A cover that is not a readable local file
 (a URL, a missing or broken file, a placeholder) has no features: it gets no votes, never an error.
 
-Scale: 300 features of 32 bytes a cover, about 10 MB for 1,000 covers and 1 GB for 100,000 (in memory). Up to
-``EXACT_UP_TO`` features the search is exact; beyond, faiss's inverted file (``IVF_*``) searches a few of its
-lists per feature (docs/performance.md: the same recall on the three catalogs, 20 times faster).
+Scale: 300 features a cover (a 32-byte descriptor and a point each), held twice in memory (by book, and in
+faiss): about 25 MB for 1,000 covers, 2.4 GB for 100,000 (not measured at that size). Up to ``EXACT_UP_TO``
+features the search is exact; beyond, faiss's inverted file (``IVF_*``) searches a few of its lists per feature
+(``benchmarks/cover_votes.py``, docs/performance.md: the same recall on the three catalogs, far faster).
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ BITS = 256  # an ORB descriptor: 32 bytes
 # Italian 0.98, romance 1.00), so the middle.
 MATCH_BITS = 64
 MIN_VOTES = 3  # fewer votes are chance: a book needs this many of the photo's features to be in the channel
-EXACT_UP_TO = 100_000  # features searched exactly (about 330 covers); beyond, an inverted file
+EXACT_UP_TO = 50_000  # features searched exactly (about 170 covers); beyond, an inverted file
 IVF_FEATURES_A_LIST = 256  # the inverted file has one list per this many features (at most IVF_MAX_LISTS) ...
 IVF_MAX_LISTS = 4096
 IVF_PROBES = 16  # ... and a photo's feature is looked up in this many lists

@@ -32,7 +32,7 @@ class Folio:
         self.store = store
         self.searcher = Searcher(models, store, settings)
         self.searcher.fulltext.warm()  # bring the full-text index in step with the store now, not on the first query
-        if self.searcher.cover_features is not None:
+        if self.searcher.uses_cover_features:
             self.searcher.cover_features.warm()  # and the covers' features
 
     @classmethod

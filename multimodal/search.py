@@ -103,11 +103,9 @@ class Searcher:
         self.settings = settings
         self.profile = models.profile
         self.fulltext = StoreFullText.for_store(store, settings)
-        # The covers' local features: the cover_features channel votes with them, cover_keypoints verifies by them.
-        uses_features = (
-            "cover_features" in self.profile.stage1_weights or "cover_keypoints" in self.profile.stage2_weights
-        )
-        self.cover_features = StoreCoverFeatures.for_store(store, settings) if uses_features else None
+        # The covers' local features: the cover_features channel votes with them, cover_keypoints verifies by them
+        # (read from the store and featurised when first used: ``uses_cover_features``).
+        self.cover_features = StoreCoverFeatures.for_store(store, settings)
         # Concurrent queries share forwards (see multimodal.batching); ingest calls the models directly.
         share = Batcher if settings.share_forwards else lambda run, name: run
         # Queries are embedded as queries where the model tells them from book texts (e5's "query: " prefix).
@@ -134,11 +132,17 @@ class Searcher:
                     timer.seconds[f"photo_{name}"] += ms / 1000
             if query.cover_text:
                 query.cover_text_vector = self.encode_texts([query.cover_text])[0]
-            if self.cover_features is not None:  # the whole photo: the match finds the cover in it
+            if self.uses_cover_features:  # the whole photo: the match finds the cover in it
                 with timer.stage("photo_keypoints") if timer is not None else nullcontext():
                     query.photo_keypoints = photo_keypoints(image)
                 query.cover_features = self.cover_features.features
         return query
+
+    @property
+    def uses_cover_features(self) -> bool:
+        """Whether the profile weighs a signal of the covers' local features (a photo's features are then computed)."""
+        stage1 = any(signal.name in self.profile.stage1_weights for signal in cover_feature_signals())
+        return stage1 or "cover_keypoints" in self.profile.stage2_weights
 
     def best_cover_matches(self, vectors: np.ndarray) -> list[float]:
         """For each image vector, the similarity of the catalog cover nearest to it (-1 for an empty store),
@@ -175,9 +179,10 @@ class Searcher:
             wanted = n * FILTERED_FULLTEXT_FACTOR if filters else n
             for signal, words in self.fulltext_channels(query):
                 shortlist.found[signal.name] = self.fulltext_scores(words, wanted)
-        if query.photo_keypoints is not None and self.cover_features is not None:
+        channels = [signal for signal in cover_feature_signals() if signal.name in self.profile.stage1_weights]
+        if query.photo_keypoints is not None and channels:
             with timer.stage("feature_search"):  # the filters too are applied when the candidates are read
-                for signal in cover_feature_signals():
+                for signal in channels:
                     shortlist.found[signal.name] = self.feature_votes(query.photo_keypoints, wanted)
         return shortlist
 
