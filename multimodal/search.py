@@ -417,15 +417,8 @@ class Searcher:
             weights = photo_weights(weights, ranking.evidence)
         fused = fuse([ranking.signals[i] for i in top], weights)
         ranking.stage2 = dict(zip(top, fused, strict=True))
-        rest = [i for i in ranking.order if i not in ranking.stage2]
-        ranking.order = sorted(top, key=lambda i: (not self.verified(ranking, i), -ranking.stage2[i])) + rest
-
-    @staticmethod
-    def verified(ranking: Ranking, i: int) -> bool:
-        """Whether a candidate's cover was verified point for point as the one photographed
-        (``evidence.verified_cover``): its book comes first, whatever its other signals say (a lookalike's
-        colours, a neighbour's title read whole), as the verdict (``identifies``) already holds."""
-        return ranking.evidence is not None and ranking.evidence.verified_as(ranking.books[i].record.book_id)
+        scored = set(top)
+        ranking.order = sorted(top, key=lambda i: -ranking.stage2[i]) + [i for i in ranking.order if i not in scored]
 
     def relevance(self, ranking: Ranking, i: int) -> float:
         """Absolute match strength (what a minimum score cuts on; ``fusion.relevance``)."""

@@ -22,7 +22,6 @@ from multimodal.keypoints import (
 )
 from multimodal.photo import ScenePhoto, paste_quad, plain, scene_photo
 from multimodal.records import BookRecord
-from multimodal.search import Ranking
 from multimodal.signals import KEYPOINTS_SURE, PAIR_SCORERS, EncodedQuery
 
 OFFLINE_WEIGHTS = json.loads((Path(__file__).parents[1] / "multimodal/profiles/offline.json").read_text())[
@@ -208,32 +207,3 @@ def test_no_cover_is_matched_after_one_found_beyond_doubt_at_the_centre(sample_c
     books = [BookRecord(book_id=f"b{i}", title="A book", cover=str(cover)) for i, cover in enumerate(covers)]
     values = PAIR_SCORERS["cover_keypoints"](query, books)
     assert values[0] == 0.0 and values[1] >= KEYPOINTS_SURE and values[2] == 0.0  # not matched: not photographed
-
-
-def test_a_verified_cover_comes_first_even_where_its_other_signals_lose(offline_folio):
-    """The verdict names the verified book (``identifies``); stage 2's order agrees with it. A lookalike whose cover
-    vector and title read (a neighbour's) win every other signal would otherwise be first."""
-    ids = [f"sample-{n:03d}" for n in range(1, 8)]
-    books = offline_folio.store.fetch(ids)
-    rng = np.random.default_rng(4)
-    signals = [
-        {"image_vs_cover": float(rng.uniform(0.3, 0.5)), "ocr_title_match": 0.0, "cover_keypoints": 0.0} for _ in ids
-    ]
-    signals[0] = {"image_vs_cover": 0.95, "ocr_title_match": 1.0, "cover_keypoints": 0.0}  # lookalike, title read
-    signals[3] = {"image_vs_cover": 0.35, "ocr_title_match": 0.0, "cover_keypoints": 0.6}  # verified at the centre
-
-    def ranked(keypoints: float) -> list[str]:
-        rows = [dict(values) for values in signals]
-        rows[3]["cover_keypoints"] = keypoints
-        order = list(range(len(ids)))
-        ranking = Ranking(
-            [books[book_id] for book_id in ids], rows, [1.0] * len(ids), order, {i: i + 1 for i in order},
-            {"image_vs_cover": order},
-        )  # fmt: skip
-        query = EncodedQuery(text="", cover_region="cover", region_confidence=0.5)
-        offline_folio.searcher.rank_stage2(query, ranking)
-        return [ids[i] for i in ranking.order]
-
-    assert ranked(0.3)[0] == "sample-001"  # found, short of verified: the other signals decide
-    verified_first = ranked(0.6)
-    assert verified_first[0] == "sample-004" and verified_first[1] == "sample-001"
