@@ -98,6 +98,7 @@ def run_query(folio: Folio, query: Query, reference: Reference | None) -> Outcom
             {
                 "book_id": hit.book_id,
                 "work": work_of(hit.title, hit.author),
+                "title": hit.title,  # as filed: the verdict's replay reads its main title (subtitles need punctuation)
                 "right": hit.book_id in query.relevant,
                 "signals": hit.signals,
             }
