@@ -12,7 +12,8 @@ a cover's title and author with noise, among taglines and blurbs.
   book whose words the query uses most completely ("Blush" by the author typed over another "Blush").
   A title with a subtitle ("Zen e multiversi. Un viaggio nella fisica tra monaci e imperatori") is also
   matched by its main title alone (``title_variants``): a cover prints the subtitle small or not at all,
-  and a reader types the main title.
+  and a reader types the main title. OCR runs a cover's words together ("GLIINTERNATI"): a word that
+  matches two neighbouring words of the book written as one counts as both (``aligned_words``).
 - ``phrase_match`` (stage 2): the longest run of the query's words found word for word, in order, in
   the book's title, author or description — what a reader who quotes a line of the blurb types. A run
   of ``MIN_PHRASE_WORDS`` or more is a phrase; its share of the query (by word length) is the score.
@@ -20,6 +21,7 @@ a cover's title and author with noise, among taglines and blurbs.
 
 from __future__ import annotations
 
+import itertools
 import re
 from difflib import SequenceMatcher
 
@@ -62,9 +64,9 @@ def title_match(query: str, record: BookRecord) -> float:
 def label_match(asked: list[str], book: list[str]) -> float:
     if not book:
         return 0.0
-    similarity = word_similarities(asked, book)
-    found_in_book = coverage(asked, similarity.max(axis=1))
-    found_in_query = coverage(book, similarity.max(axis=0))
+    asked_found, book_found = aligned_words(asked, book)
+    found_in_book = coverage(asked, asked_found)
+    found_in_query = coverage(book, book_found)
     better, lesser = max(found_in_book, found_in_query), min(found_in_book, found_in_query)
     return (1 - LESSER_COVERAGE_WEIGHT) * better + LESSER_COVERAGE_WEIGHT * lesser
 
@@ -79,6 +81,22 @@ def word_similarities(rows: list[str], columns: list[str]) -> np.ndarray:
     too_short = np.minimum.outer(lengths(rows), lengths(columns)) < MIN_FUZZY_LENGTH
     similarity[(too_short & (similarity < 1.0)) | (similarity < MIN_WORD_SIMILARITY)] = 0.0
     return similarity
+
+
+def aligned_words(asked: list[str], book: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """How well each asked word is found among the book's words, and each book word among the asked ones, in [0, 1].
+
+    OCR runs a cover's words together ("GLIINTERNATI", "MYFOREVER HOME"): an asked word that matches two
+    neighbouring book words written as one better than either alone counts as found, and so do both of them
+    ("INTERNATI" alone is one of the two, not both misspelt).
+    """
+    similarity = word_similarities(asked, book)
+    pairs = word_similarities(asked, [first + second for first, second in itertools.pairwise(book)])
+    pairs[pairs <= np.maximum(similarity[:, :-1], similarity[:, 1:])] = 0.0
+    book_found = similarity.max(axis=0)
+    for i, pair_found in enumerate(pairs.max(axis=0, initial=0.0)):
+        book_found[i : i + 2] = np.maximum(book_found[i : i + 2], pair_found)
+    return np.maximum(similarity.max(axis=1), pairs.max(axis=1, initial=0.0)), book_found
 
 
 def lengths(tokens: list[str]) -> np.ndarray:

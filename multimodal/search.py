@@ -29,10 +29,10 @@ from multimodal.cover_features import StoreCoverFeatures
 from multimodal.errors import BookNotFound, NoCover
 from multimodal.evidence import (
     PhotoEvidence,
+    cover_reading,
     identifies,
     photo_evidence,
     photo_weights,
-    title_read_share,
     work_of,
 )
 from multimodal.fulltext import FullTextDocument, StoreFullText
@@ -374,8 +374,8 @@ class Searcher:
         if ranking.evidence is not None and ranking.order:
             first = ranking.order[0]
             record = ranking.books[first].record
-            title_read = title_read_share(query.cover_text, record.title)
-            identified = identifies(record.book_id, ranking.signals[first], ranking.evidence, title_read=title_read)
+            reading = cover_reading(query.cover_text, record.title, record.author)
+            identified = identifies(record.book_id, ranking.signals[first], ranking.evidence, reading=reading)
         return SearchResult(
             hits, timer.ms, bool(ranking.stage2), self.profile.name, len(ranking.books), query.cover_text,
             cover_region=query.cover_region, cover_confidence=query.region_confidence, cover_identified=identified,
