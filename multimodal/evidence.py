@@ -49,6 +49,7 @@ import numpy as np
 from multimodal.lexicon import aligned_words, coverage, lengths, title_variants, words
 
 IMAGE_SIGNALS = ("image_vs_cover", "perceptual", "image_vs_text")
+FEATURES_SIGNAL = "cover_features"  # the book's share of the photo's features, relative to the best book's
 KEYPOINT_SIGNAL = "cover_keypoints"  # in [-1, 1]: the cover verified at the photo's centre (> 0), or beside it (< 0)
 TEXT_SIGNALS = ("ocr_title_match", "ocr_vs_text", "ocr_fulltext")
 
@@ -88,6 +89,10 @@ class EvidenceTuning:
     # Chosen on the tuning split (docs/evaluation.md, "The verdict's words").
     distinct_letters: float = 10.0
     explained_share: float = 0.5
+    # ... or its cover is the best cover match, found in the photo (``pictured_keypoints``), and has the most of the
+    # photo's features by this lead (``cover_features``, relative to the best book) over every other work's.
+    # Chosen on the tuning split (seed 2, 150 photos a task): docs/evaluation.md.
+    pictured_votes: float = 0.5
 
 
 TUNING = EvidenceTuning()
@@ -102,13 +107,21 @@ class PhotoEvidence:
     text_matches: tuple[tuple[str, float], ...] = ()  # every (book id, ocr_title_match), best first
     works: Mapping[str, str] = field(default_factory=dict)  # book id → its work (``work_of``); twins share one
     verified_book: str = ""  # the candidate whose cover was verified as the photographed one ("" when none)
+    feature_votes: tuple[tuple[str, float], ...] = ()  # every (book id, cover_features), best first
 
     def work(self, book_id: str) -> str:
         return self.works.get(book_id, book_id)
 
     def text_lead(self, book_id: str, value: float) -> float:
         """How far a candidate's title/author match leads the best candidate of another work."""
-        others = [match for other, match in self.text_matches if self.work(other) != self.work(book_id)]
+        return self._lead(self.text_matches, book_id, value)
+
+    def votes_lead(self, book_id: str, value: float) -> float:
+        """How far a candidate's share of the photo's features (``cover_features``) leads another work's best."""
+        return self._lead(self.feature_votes, book_id, value)
+
+    def _lead(self, ordered: tuple[tuple[str, float], ...], book_id: str, value: float) -> float:
+        others = [match for other, match in ordered if self.work(other) != self.work(book_id)]
         return value - (others[0] if others else 0.0)
 
     @property
@@ -187,6 +200,7 @@ def photo_evidence(
     decisive = image_decisiveness(candidates, works, tuning)
     by_image = {book_id: values.get("image_vs_cover", -1.0) for book_id, values in candidates.items()}
     by_text = sorted(((values.get("ocr_title_match", 0.0), book_id) for book_id, values in candidates.items()))
+    by_votes = sorted(((values.get(FEATURES_SIGNAL, 0.0), book_id) for book_id, values in candidates.items()))
     return PhotoEvidence(
         text=text_evidence(candidates, works, tuning),
         image=max(region_confidence, decisive),
@@ -195,6 +209,7 @@ def photo_evidence(
         text_matches=tuple((book_id, value) for value, book_id in reversed(by_text)),
         works=dict(works),
         verified_book=verified_cover(candidates, works, tuning),
+        feature_votes=tuple((book_id, value) for value, book_id in reversed(by_votes)),
     )
 
 
@@ -264,7 +279,8 @@ def identifies(
     words read (``distinct_letters``, ``explained_share``; ``reading``: ``cover_reading``) — or its cover is also the
     one the photo's cover looks most like, with some of its words read, or — when its cover was found in the
     photo point for point (``pictured_keypoints``), or could not be matched — the picture decisive, or the two
-    covers near-duplicates (``pictured_similarity``).
+    covers near-duplicates (``pictured_similarity``), or its cover the one most of the photo's features are found
+    on, by a lead over every other work's (``pictured_votes``).
     """
     if evidence.verified:
         return evidence.verified_as(first_id)
@@ -278,10 +294,12 @@ def identifies(
         reading.label_letters >= tuning.distinct_letters or reading.explained >= tuning.explained_share
     )
     found_in_photo = keypoints is None or keypoints > tuning.pictured_keypoints
+    votes = evidence.votes_lead(first_id, first.get(FEATURES_SIGNAL, 0.0))
     return (
         (titled and read >= tuning.identified_text)
         or (titled and read >= tuning.identified_lead_text and lead >= tuning.identified_lead)
         or (pictured and read >= tuning.agreeing_text)
         or (pictured and found_in_photo and evidence.decisive_image >= tuning.identified_image)
         or (pictured and found_in_photo and first.get("image_vs_cover", 0.0) >= tuning.pictured_similarity)
+        or (pictured and found_in_photo and votes >= tuning.pictured_votes)
     )

@@ -207,3 +207,22 @@ def test_no_cover_is_matched_after_one_found_beyond_doubt_at_the_centre(sample_c
     books = [BookRecord(book_id=f"b{i}", title="A book", cover=str(cover)) for i, cover in enumerate(covers)]
     values = PAIR_SCORERS["cover_keypoints"](query, books)
     assert values[0] == 0.0 and values[1] >= KEYPOINTS_SURE and values[2] == 0.0  # not matched: not photographed
+
+
+def test_the_best_cover_match_with_most_of_the_photos_features_is_identified_by_the_picture():
+    """No word read, the cover found in the photo short of verified; its cover is the one the photo looks most like and
+    the one most of the photo's features are found on, well ahead of any other work's: the picture identifies it."""
+    rng = np.random.default_rng(5)
+    candidates = {
+        f"book-{i}": {"image_vs_cover": float(rng.uniform(0.3, 0.5)), "cover_features": float(rng.uniform(0, 0.3))}
+        for i in range(20)
+    }
+    candidates["pictured"] = {"image_vs_cover": 0.53, "cover_features": 1.0, "cover_keypoints": 0.2}
+    evidence = photo_evidence(candidates, region_confidence=0.0)
+    assert evidence.decisive_image < 0.5 and not evidence.verified  # no rule of the picture held before
+    assert identifies("pictured", candidates["pictured"], evidence)
+    candidates["book-3"]["cover_features"] = 0.8  # another work has nearly as many of the photo's features
+    assert not identifies("pictured", candidates["pictured"], photo_evidence(candidates, region_confidence=0.0))
+    candidates["book-3"]["cover_features"] = 0.1
+    candidates["pictured"]["cover_keypoints"] = 0.0  # matched, and none of its features are where the votes put them
+    assert not identifies("pictured", candidates["pictured"], photo_evidence(candidates, region_confidence=0.0))
