@@ -402,11 +402,12 @@ class Searcher:
         records = [ranking.books[i].record for i in top]
         for i, extra in zip(top, self.pair_signals(query, records, priority, timer), strict=True):
             ranking.signals[i].update(extra)
-        # A full-text channel that did not keep a book found too few of the query's words in it: that is a
-        # score of 0, not a missing one (else a decisive match that only one book has stands out from nothing).
-        for signal, _ in self.fulltext_channels(query):
+        # A full-text channel that did not keep a book found too few of the query's words in it (the cover-feature
+        # channel, too few of the photo's features): that is a score of 0, not a missing one (else a decisive match
+        # that only one book has stands out from nothing).
+        for name in ranking.rankings.keys() & {signal.name for signal in fulltext_signals() + cover_feature_signals()}:
             for i in top:
-                ranking.signals[i].setdefault(signal.name, 0.0)
+                ranking.signals[i].setdefault(name, 0.0)
         weights = self.profile.stage2_weights
         if query.cover_region:  # a photo: each signal as trusted as it is reliable for this photo
             ranking.evidence = photo_evidence(
