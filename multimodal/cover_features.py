@@ -27,17 +27,15 @@ import logging
 import os
 import threading
 import zipfile
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import faiss
 import numpy as np
 
-from multimodal.derived import SyncedIndex, local_dir
+from multimodal.derived import SyncedIndex
 from multimodal.keypoints import Keypoints, cover_file_features, read_cover_keypoints
 from multimodal.records import BookRecord
-from multimodal.settings import Settings
 
 log = logging.getLogger(__name__)
 # One photo's lookup is small: OpenMP's threads gain little on it and, busy-waiting, slow every other query's work
@@ -231,31 +229,18 @@ def empty_copy(index: faiss.IndexBinaryIVF) -> faiss.IndexBinaryIVF:
     return copy
 
 
-def cover_features_dir(settings: Settings) -> Path:
-    return local_dir(settings, "cover-features", FEATURES_VERSION)
-
-
 class StoreCoverFeatures(SyncedIndex[CoverFeatureIndex]):
     """The covers' features of a store's books, kept in step with the store by content hash."""
 
     name = "cover features"
+    folder = "cover-features"
+    version = FEATURES_VERSION
     # Featurising is about 2 ms a cover: a store of up to 5,000 books is featurised in line when it opens (once:
     # the features are kept in the data dir), a larger one in the background while its photos get no votes.
     IN_LINE_FIRST_SYNC_BOOKS = 5_000
 
-    def __init__(
-        self,
-        records: Callable[[], Iterable[BookRecord]],
-        change_marker: Callable[[], object],
-        directory: Path | None = None,
-        recheck_seconds: float = 1.0,
-    ) -> None:
-        super().__init__(CoverFeatureIndex(directory), records, change_marker, recheck_seconds)
-
-    @classmethod
-    def for_store(cls, store, settings: Settings, recheck_seconds: float = 1.0) -> StoreCoverFeatures:
-        marker = getattr(store, "generation", None) or store.count
-        return cls(store.iter_records, marker, cover_features_dir(settings), recheck_seconds)
+    def open_index(self, directory: Path | None) -> CoverFeatureIndex:
+        return CoverFeatureIndex(directory)
 
     def vote(self, photo: Keypoints, n: int) -> list[tuple[str, int]]:
         return self.current().vote(photo, n)

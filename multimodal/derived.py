@@ -63,15 +63,17 @@ class SyncedIndex(Generic[Index]):
     QUICK_SYNC_SECONDS = 0.5
     IN_LINE_FIRST_SYNC_BOOKS = 20_000
     name = "derived index"
+    folder = "derived"  # each store's index lives in DATA_DIR / folder / STORE-vVERSION (``local_dir``)
+    version = 1  # a change of what is indexed, or how, builds a new index
 
     def __init__(
         self,
-        index: Index,
         records: Callable[[], Iterable[BookRecord]],
         change_marker: Callable[[], object],
+        directory: Path | None = None,
         recheck_seconds: float = 1.0,
     ) -> None:
-        self.index = index
+        self.index = self.open_index(directory)
         self._records = records
         self._change_marker = change_marker
         self.recheck_seconds = recheck_seconds
@@ -80,6 +82,16 @@ class SyncedIndex(Generic[Index]):
         self._checked_at = 0.0
         self._syncing = False
         self.last_sync: SyncReport | None = None
+
+    def open_index(self, directory: Path | None) -> Index:
+        """The index in this folder (None: in memory)."""
+        raise NotImplementedError
+
+    @classmethod
+    def for_store(cls, store, settings: Settings, recheck_seconds: float = 1.0):
+        """The index of a store's books, in its folder of the data dir."""
+        marker = getattr(store, "generation", None) or store.count
+        return cls(store.iter_records, marker, local_dir(settings, cls.folder, cls.version), recheck_seconds)
 
     def sync(self) -> SyncReport:
         """Bring the index in step with the store: add new books, replace changed ones, drop removed ones."""

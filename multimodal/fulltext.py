@@ -16,7 +16,7 @@ Text is folded before indexing and querying: lower case, accents dropped ("Perch
 
 Where the index lives. Chroma stays the only store of record: the book records already hold every
 field indexed here and the content hash. The full-text index is *derived* (``multimodal.derived``):
-each process keeps it in a folder of its own data dir (``fulltext_dir``; with a Chroma server, a local
+each process keeps it in a folder of its own data dir (``fulltext``; with a Chroma server, a local
 cache) and brings it in step with the store by content hash. Processes sharing a folder share its work:
 tantivy allows one writer at a time, and a process that finds the writer busy only reloads what the
 other one committed.
@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,9 +35,8 @@ import tantivy
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
-from multimodal.derived import SyncedIndex, local_dir
+from multimodal.derived import SyncedIndex
 from multimodal.records import BookRecord
-from multimodal.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -109,11 +108,6 @@ def misspelt_in(word: str, names: list[str]) -> bool:
     if not distance or not names:
         return False
     return process.extractOne(word, names, scorer=Levenshtein.distance, score_cutoff=distance) is not None
-
-
-def fulltext_dir(settings: Settings) -> Path:
-    """The index's folder: beside the embedded store, or a local cache of a Chroma server's store."""
-    return local_dir(settings, "fulltext", INDEX_VERSION)
 
 
 def folding_analyzer() -> tantivy.TextAnalyzer:
@@ -302,20 +296,11 @@ class StoreFullText(SyncedIndex[FullTextIndex]):
     (``multimodal.derived.SyncedIndex``)."""
 
     name = "full-text index"
+    folder = "fulltext"
+    version = INDEX_VERSION
 
-    def __init__(
-        self,
-        records: Callable[[], Iterable[BookRecord]],
-        change_marker: Callable[[], object],
-        directory: Path | None = None,
-        recheck_seconds: float = 1.0,
-    ) -> None:
-        super().__init__(FullTextIndex(directory), records, change_marker, recheck_seconds)
-
-    @classmethod
-    def for_store(cls, store, settings: Settings, recheck_seconds: float = 1.0) -> StoreFullText:
-        marker = getattr(store, "generation", None) or store.count
-        return cls(store.iter_records, marker, fulltext_dir(settings), recheck_seconds)
+    def open_index(self, directory: Path | None) -> FullTextIndex:
+        return FullTextIndex(directory)
 
     def search(self, text: str, limit: int) -> list[tuple[str, float]]:
         return self.current().search(text, limit)
