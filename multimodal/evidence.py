@@ -61,6 +61,9 @@ class EvidenceTuning:
     margin_scale: float = 0.15  # a best match this far above the runner-up is fully distinct
     image_floor: float = 0.25  # the least share of their weight the image signals keep
     decisive_gap: float = 4.0  # the best cover's z-score gap over the runner-up that makes the picture decisive
+    # ... in spreads of the other works' this many most similar covers: the candidates that channels bring for their
+    # words or cover features are no nearer the photo, yet they widened the spread of all of them (session 6).
+    decisive_spread_of: int = 20
     identified_text: float = 0.8  # a first hit whose title/author match reaches this is identified
     identified_lead_text: float = 0.7  # ... or reaches this and leads every other candidate by identified_lead
     identified_lead: float = 0.2
@@ -164,7 +167,8 @@ def text_evidence(
 def image_decisiveness(
     candidates: Mapping[str, Mapping[str, float]], works: Mapping[str, str], tuning: EvidenceTuning = TUNING
 ) -> float:
-    """How far the best cover similarity stands above another work's best, in spreads of the others, in [0, 1]."""
+    """How far the best cover similarity stands above another work's best, in spreads of the others nearest the photo
+    (``decisive_spread_of``), in [0, 1]."""
     covers = {
         book_id: signals["image_vs_cover"] for book_id, signals in candidates.items() if "image_vs_cover" in signals
     }
@@ -173,6 +177,7 @@ def image_decisiveness(
     best_id, best, runner_up = best_and_other_work(covers, works)
     work = works.get(best_id, best_id)  # the spread of the other works' covers: the best one is the outlier
     others = np.array([value for book_id, value in covers.items() if works.get(book_id, book_id) != work])
+    others = np.sort(others)[::-1][: tuning.decisive_spread_of]
     if len(others) < 2:
         return 0.0
     gap = (best - runner_up) / max(float(others.std()), 1e-3)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from multimodal.evidence import cover_reading, identifies, photo_evidence
+from multimodal.evidence import TUNING, cover_reading, identifies, photo_evidence
 from multimodal.lexicon import title_match
 from multimodal.records import BookRecord
 
@@ -65,3 +65,17 @@ def test_one_word_read_inside_a_longer_title_or_an_author_alone_is_not_the_title
     mistletoe = BookRecord(book_id="mistletoe", title="Mistletoe and Mr. Right", author="Sarah Morgan")
     assert said_found("MISTLETOE & MR. RIGHT", mistletoe)
     assert said_found("SARAH MORGAN MISTLETOE & MR. RIGHT", mistletoe)
+
+
+def test_a_cover_standing_out_stays_decisive_whatever_else_the_other_channels_bring() -> None:
+    """The candidates a channel brings for the words read or the cover's features look nothing like the photo;
+    they widen the spread of all candidates' cover similarities, not of those nearest the photo's cover."""
+    rng = np.random.default_rng(1)
+    candidates = {f"look-{i}": {"image_vs_cover": float(rng.uniform(0.45, 0.55))} for i in range(20)}
+    candidates["pictured"] = {"image_vs_cover": 0.78, "cover_keypoints": 0.4}
+    alone = photo_evidence(candidates, region_confidence=0.0)
+    assert alone.decisive_image >= TUNING.identified_image
+    candidates |= {f"words-{i}": {"image_vs_cover": float(rng.uniform(-0.05, 0.25))} for i in range(30)}
+    evidence = photo_evidence(candidates, region_confidence=0.0)
+    assert evidence.decisive_image == alone.decisive_image
+    assert identifies("pictured", candidates["pictured"], evidence)
