@@ -130,8 +130,9 @@ class CoverFeatureIndex:
         distances, nearest = index.search(photo.descriptors, 1)
         close = (nearest[:, 0] >= 0) & (distances[:, 0] <= MATCH_BITS)
         votes = np.bincount(owners[nearest[close, 0]], minlength=len(ids))
-        best = np.argsort(-votes, kind="stable")[:n]
-        return [(ids[i], int(votes[i])) for i in best if votes[i] >= MIN_VOTES]
+        voted = np.flatnonzero(votes >= MIN_VOTES)  # at most the photo's features: few, whatever the catalog's size
+        best = voted[np.argsort(-votes[voted], kind="stable")[:n]]
+        return [(ids[i], int(votes[i])) for i in best]
 
     # -- the folder ------------------------------------------------------------------------
     def _save(self) -> None:
