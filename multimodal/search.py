@@ -13,6 +13,9 @@ channel's first book, whatever the other channels think — are scored as pairs 
 every registered pair signal the profile weighs (the cross-encoder, title/author agreement for the
 typed words and for the cover's text, perceptual hashes of the covers), and all their signals (the
 channels' similarities and full-text scores too) are fused with ``stage2_weights`` to reorder them.
+
+(Over 400 lines on purpose: the stages are read top-down in one place, query → channels → candidates →
+pair signals → fusion → result; what each channel or signal computes lives in its own module.)
 """
 
 from __future__ import annotations
