@@ -4,7 +4,9 @@ Stage 1 (fast): the query is embedded, and each registered channel this query ha
 books: the vector channels from the store (query text → book texts, query image → covers, text read
 off the query cover → book texts, and across modalities when the profile shares one space), the
 full-text channels from the full-text index (``multimodal.fulltext``: the typed words, and the words
-read off the cover, against every word of every book). The candidates are merged by book and ordered
+read off the cover, against every word of every book), and for a photo the cover-feature channel
+(``multimodal.cover_features``: the photo's local features vote for the covers that have them). The
+candidates are merged by book and ordered
 by *reciprocal-rank fusion* of the channels with the profile's ``stage1_weights``: ranks, not raw
 scores, so no channel's scale drowns another's.
 
