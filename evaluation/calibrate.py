@@ -23,7 +23,15 @@ from typing import Any
 
 import numpy as np
 
-from multimodal.confidence import FEATURES, Calibration, confidences, hit_features, tier_of, verdict_of
+from multimodal.confidence import (
+    FEATURES,
+    Calibration,
+    calibration_for,
+    confidences,
+    hit_features,
+    tier_of,
+    verdict_of,
+)
 
 HITS_PER_QUERY = 3  # the first hits of each query are examples (the report keeps one more, for the margin)
 BINS = np.linspace(0.0, 1.0, 11)
@@ -161,10 +169,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", type=Path, nargs="*", default=[], help="reports of the held-out split")
     parser.add_argument("--profile", default="offline")
     parser.add_argument("--out", type=Path, help="where the fitted calibration goes")
-    parser.add_argument("--calibration", type=Path, help="check this calibration file (default: the one fitted)")
+    parser.add_argument(
+        "--calibration", type=Path, help="check this calibration file (default: the one fitted, else the profile's)"
+    )
     parser.add_argument("--plot", type=Path, help="write a reliability plot (PNG) of the checked reports")
     args = parser.parse_args(argv)
-    calibration = Calibration(args.profile)
+    calibration = calibration_for(args.profile)  # what search uses: the profile's shipped calibration
     if args.fit:
         tuning = read_reports(args.fit)
         described = f"{len(tuning)} queries of " + ", ".join(sorted({f"{q.catalog}/{q.task}" for q in tuning}))
