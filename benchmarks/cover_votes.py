@@ -13,25 +13,18 @@ Printed: recall@1, @5, @50 (50 = a channel's shortlist) and the milliseconds of 
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
 from collections import defaultdict
-from pathlib import Path
 
 import faiss
 import numpy as np
-from scene_recall import scenes
+from scene_recall import open_photos, photos_parser, scenes
 
-from evaluation.runner import EvalOptions, catalog_ids
-from evaluation.tasks import SPLIT_SEEDS, TaskContext
-from ingest.readers import ColumnMap
 from multimodal import cover_features
-from multimodal.folio import Folio
 from multimodal.images import load_image
 from multimodal.keypoints import photo_keypoints
 from multimodal.search import Shortlist
-from multimodal.settings import Settings
 
 SHORTLIST = 50
 
@@ -41,21 +34,9 @@ def rank_of(found: list[str], relevant: frozenset[str]) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("catalog", type=Path)
-    parser.add_argument("--map", action="append", default=[], metavar="FIELD=COLUMN")
-    parser.add_argument("--images-dir", type=Path)
-    parser.add_argument("--data-dir", type=Path, required=True, help="an ingested store (offline profile)")
-    parser.add_argument("--sample", type=int, default=50)
-    parser.add_argument("--split", choices=sorted(SPLIT_SEEDS), default="tuning")
-    args = parser.parse_args()
-    folio = Folio.open(Settings(profile="offline", data_dir=args.data_dir))
+    args = photos_parser(__doc__.split("\n\n")[0]).parse_args()
+    folio, context = open_photos(args)
     features = folio.searcher.cover_features.index
-    options = EvalOptions(args.catalog, ColumnMap.from_arguments(args.map), args.images_dir)
-    records = list(folio.books(catalog_ids(options)).values())
-    context = TaskContext(
-        records, args.catalog, args.images_dir, folio.settings, args.sample, SPLIT_SEEDS[args.split], progress=False
-    )
     _, owners, ids = features._search
     descriptors = np.vstack([features.entries[book_id].features.descriptors for book_id in ids])
     exact = faiss.IndexBinaryFlat(cover_features.BITS)

@@ -133,22 +133,36 @@ def region_images(photo: Image.Image, scene: ScenePhoto, folio: Folio) -> dict[s
     return regions
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def photos_parser(description: str) -> argparse.ArgumentParser:
+    """The arguments of a benchmark of the evaluation's photos: a catalog as ``python -m evaluation`` reads it, its
+    ingested store, and the sample and split the photos are drawn for."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("catalog", type=Path)
     parser.add_argument("--map", action="append", default=[], metavar="FIELD=COLUMN")
     parser.add_argument("--images-dir", type=Path)
     parser.add_argument("--data-dir", type=Path, required=True, help="an ingested store (read only)")
     parser.add_argument("--sample", type=int, default=50)
-    parser.add_argument("--kind", choices=("scene", "frame-filling"), default="scene", help="the evaluation's photos")
     parser.add_argument("--split", choices=sorted(SPLIT_SEEDS), default="tuning")
-    parser.add_argument("--merge", choices=sorted(MERGES), default="best similarity", help="how region lists merge")
-    args = parser.parse_args()
+    return parser
+
+
+def open_photos(args: argparse.Namespace) -> tuple[Folio, TaskContext]:
+    """The store (offline profile) and the evaluation's task context for the catalog's stored books."""
     folio = Folio.open(Settings(profile="offline", data_dir=args.data_dir))
     options = EvalOptions(args.catalog, ColumnMap.from_arguments(args.map), args.images_dir)
     records = list(folio.books(catalog_ids(options)).values())
     seed = SPLIT_SEEDS[args.split]
     context = TaskContext(records, args.catalog, args.images_dir, folio.settings, args.sample, seed, progress=False)
+    return folio, context
+
+
+def main() -> None:
+    parser = photos_parser(__doc__.split("\n\n")[0])
+    parser.add_argument("--kind", choices=("scene", "frame-filling"), default="scene", help="the evaluation's photos")
+    parser.add_argument("--merge", choices=sorted(MERGES), default="best similarity", help="how region lists merge")
+    args = parser.parse_args()
+    folio, context = open_photos(args)
+    seed = context.seed
     index = CoverIndex(folio)
     encoder = folio.models.image_encoder
     ranks: dict[str, list[int]] = defaultdict(list)
