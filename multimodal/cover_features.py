@@ -44,7 +44,7 @@ faiss.omp_set_num_threads(1)
 
 # Part of the folder name: a change of the features (keypoints.COVER_HEIGHT, COVER_FEATURES) or of the file builds
 # a new index.
-FEATURES_VERSION = 1
+FEATURES_VERSION = 2
 FILE = "features.npz"
 BITS = 256  # an ORB descriptor: 32 bytes
 # A photo's feature and a cover's differing in at most this many bits are the same point. Chosen on the tuning
@@ -73,7 +73,7 @@ class CoverFeatureIndex:
         self.entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
         self._search: tuple[faiss.IndexBinary, np.ndarray, list[str]] | None = None  # index, owners, book ids
-        self._lists: faiss.IndexBinaryIVF | None = None  # the inverted file's trained lists, empty (kept in the file)
+        self._lists: faiss.IndexBinaryIVF | None = None  # the inverted file's trained lists, empty: reused on a change
         if directory is not None:
             directory.mkdir(parents=True, exist_ok=True)
             self._load()
@@ -81,12 +81,7 @@ class CoverFeatureIndex:
     # -- writing ---------------------------------------------------------------------------
     def apply_records(self, changed: list[BookRecord], removed: list[str]) -> bool:
         """Featurise the changed books' covers, drop the removed books, and save."""
-        featurised = {
-            record.book_id: _Entry(
-                record.content_hash, read_cover_keypoints(Path(record.cover)) if local(record) else None
-            )
-            for record in changed
-        }
+        featurised = {record.book_id: _Entry(record.content_hash, featurise(record)) for record in changed}
         gone = set(removed)
         with self._lock:
             entries = {book_id: entry for book_id, entry in self.entries.items() if book_id not in gone}
@@ -95,14 +90,18 @@ class CoverFeatureIndex:
         self._save()
         return True
 
-    def _install(self, entries: dict[str, _Entry]) -> None:
+    def _install(self, entries: dict[str, _Entry], saved: faiss.IndexBinary | None = None) -> None:
+        """Make ``entries`` the index's books, searched with ``saved`` (the faiss index kept in the folder for them)
+        or with a faiss index built for them."""
         ids = [book_id for book_id, entry in entries.items() if has_features(entry.features)]
         search = None
         if ids:
-            descriptors = np.vstack([entries[book_id].features.descriptors for book_id in ids])
             counts = [len(entries[book_id].features.descriptors) for book_id in ids]
             owners = np.repeat(np.arange(len(ids), dtype=np.int32), counts)
-            index = binary_index(descriptors, self._lists)
+            if saved is not None and saved.ntotal == len(owners):
+                index = saved  # adding 300,000 features to the inverted file's lists takes seconds: not at every start
+            else:
+                index = binary_index(np.vstack([entries[book_id].features.descriptors for book_id in ids]), self._lists)
             if isinstance(index, faiss.IndexBinaryIVF):
                 self._lists = empty_copy(index)
             search = (index, owners, ids)
@@ -139,7 +138,7 @@ class CoverFeatureIndex:
         if self.directory is None:
             return
         with self._lock:
-            entries = dict(self.entries)
+            entries, search = dict(self.entries), self._search
         ids = list(entries)
         kept = [entries[book_id].features for book_id in ids]
         counts = np.array([len(found) if has_features(found) else -1 for found in kept], np.int32)  # -1: no cover
@@ -154,8 +153,8 @@ class CoverFeatureIndex:
                 [found.descriptors for found in with_features] or [np.zeros((0, BITS // 8), np.uint8)]
             ),
         }
-        if self._lists is not None:  # training the lists is most of the time an index takes to build
-            arrays["lists"] = faiss.serialize_index_binary(self._lists)
+        if search is not None:  # training and filling the inverted file's lists take seconds: kept, not redone
+            arrays["index"] = faiss.serialize_index_binary(search[0])
         partial = self.directory / f"{FILE}.{os.getpid()}.{threading.get_ident()}.tmp"
         with open(partial, "wb") as file:
             np.savez(file, **arrays)
@@ -168,12 +167,7 @@ class CoverFeatureIndex:
         try:
             with np.load(path) as saved:
                 arrays = {name: saved[name] for name in saved.files}
-        except (
-            OSError,
-            ValueError,
-            KeyError,
-            zipfile.BadZipFile,
-        ) as error:  # a file from a killed run: the next sync rebuilds it
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:  # the next sync featurises them again
             log.warning("cover features at %s unreadable (%s): featurising the covers again", path, error)
             return
         entries: dict[str, _Entry] = {}
@@ -187,9 +181,7 @@ class CoverFeatureIndex:
                 points, descriptors = arrays["points"][start:end], arrays["descriptors"][start:end]
                 features, start = Keypoints(points, descriptors, (int(size[0]), int(size[1]))), end
             entries[str(book_id)] = _Entry(str(content_hash), features)
-        if "lists" in arrays:
-            self._lists = faiss.deserialize_index_binary(arrays["lists"])
-        self._install(entries)
+        self._install(entries, faiss.deserialize_index_binary(arrays["index"]) if "index" in arrays else None)
 
 
 def featurise(record: BookRecord) -> Keypoints | None:
