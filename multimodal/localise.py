@@ -63,9 +63,10 @@ class Outline:
     score: float
 
 
-def locate_cover(photo: Image.Image) -> CoverRegion:
-    """The cover in ``photo``, rectified, or the whole photo when no cover outline is found."""
-    outlines = cover_outlines(photo, 1)
+def locate_cover(photo: Image.Image, outlines: list[Outline] | None = None) -> CoverRegion:
+    """The cover in ``photo``, rectified, or the whole photo when no cover outline is found (``outlines``: the
+    photo's best outlines, best first, when already found)."""
+    outlines = cover_outlines(photo, 1) if outlines is None else outlines
     if not outlines or outlines[0].score < MIN_SCORE:
         return CoverRegion(photo, "whole", 0.0)
     return region_of(photo, outlines[0])

@@ -31,7 +31,7 @@ import numpy as np
 from PIL import Image
 
 from multimodal.fingerprint import phash
-from multimodal.localise import MIN_SCORE, CoverRegion, Outline, cover_outlines, rectify, region_of, window_crops
+from multimodal.localise import CoverRegion, Outline, cover_outlines, locate_cover, rectify, window_crops
 from multimodal.models import Models
 
 SEARCHED_OUTLINES = 3  # the best outlines found, accepted or not, whose regions the covers are searched with
@@ -74,11 +74,7 @@ def read_photo(
         clock = now
 
     outlines = cover_outlines(photo, SEARCHED_OUTLINES)
-    region = (
-        region_of(photo, outlines[0])
-        if outlines and outlines[0].score >= MIN_SCORE
-        else CoverRegion(photo, "whole", 0.0)
-    )
+    region = locate_cover(photo, outlines)
     lap("localise")
     chosen = [region.image] if region.found else []
     others = search_regions(

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from multimodal import Folio, Settings, photo_query
+from multimodal import Folio, Settings, localise, photo_query
 from multimodal.images import load_image
 from multimodal.localise import cover_outlines, locate_cover, overlap, window_boxes, window_crops
 from multimodal.photo import phone_photo, scene_photo
@@ -39,7 +39,7 @@ WHOLE_MISLEADS = [(4, 0, "covers"), (9, 0, "wood"), (14, 0, "wood")]
 
 
 def no_outline_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(photo_query, "MIN_SCORE", 2.0)  # scores are at most about 1
+    monkeypatch.setattr(localise, "MIN_SCORE", 2.0)  # scores are at most about 1
 
 
 def no_outline_found(monkeypatch: pytest.MonkeyPatch) -> None:
