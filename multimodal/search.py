@@ -170,6 +170,15 @@ class Searcher:
         wanted = [(signal, getattr(query, signal.channel.query_words)) for signal in fulltext_signals()]
         return [(signal, words) for signal, words in wanted if words]
 
+    def feature_channels(self, query: EncodedQuery) -> list[tuple[Signal, Keypoints]]:
+        """Each registered cover-feature channel the profile weighs and this query has a photo's features for."""
+        wanted = [(signal, getattr(query, signal.channel.query_features)) for signal in cover_feature_signals()]
+        return [
+            (signal, photo)
+            for signal, photo in wanted
+            if photo is not None and signal.name in self.profile.stage1_weights
+        ]
+
     def shortlist(self, query: EncodedQuery, filters: SearchFilters, timer: Timer) -> Shortlist:
         """Every channel's best books (``settings.shortlist`` each), best first."""
         n = self.settings.shortlist
@@ -184,11 +193,10 @@ class Searcher:
             wanted = n * FILTERED_FULLTEXT_FACTOR if filters else n
             for signal, words in self.fulltext_channels(query):
                 shortlist.found[signal.name] = self.fulltext_scores(words, wanted)
-        channels = [signal for signal in cover_feature_signals() if signal.name in self.profile.stage1_weights]
-        if query.photo_keypoints is not None and channels:
+        if features := self.feature_channels(query):
             with timer.stage("feature_search"):  # the filters too are applied when the candidates are read
-                for signal in channels:
-                    shortlist.found[signal.name] = self.feature_votes(query.photo_keypoints, wanted)
+                for signal, photo in features:
+                    shortlist.found[signal.name] = self.feature_votes(photo, wanted)
         return shortlist
 
     def feature_votes(self, photo: Keypoints, n: int) -> dict[str, float]:
