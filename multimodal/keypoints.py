@@ -12,24 +12,36 @@ A reader centres the book they photograph, so a verified cover away from the cen
 beside it, not the book: ``CoverMatch.photographed`` is positive for a cover at the centre, negative for
 one beside it.
 
+Inliers alone undercount a cover that is there: blur, glare and a low angle leave a photographed cover 15-35
+inliers, no more than a cover that shares only its author's lettering or its series' frame with the one
+photographed. So the match is also checked picture against picture (``agreement``): the photo is warped back
+into the cover's frame by the homography, and the two are compared cell by cell (normalised correlation of
+their grey levels, blurred). Where the cover really is in the photo, most cells agree; a lookalike agrees where
+it looks alike, and a cover lying under the photographed one only where it is not covered.
+
 The photo's features are computed once per query (``photo_keypoints``); a catalog cover's are computed
-from its file at a fixed size and kept in a bounded cache (``CoverKeypoints``): a cover that cannot be
-read (no file, a URL, a broken image) gives no signal, never an error.
+from its file at a fixed size and kept in a bounded cache (``CoverKeypoints``), as is the small grey picture
+the agreement compares (``CoverThumbnails``): a cover that cannot be read (no file, a URL, a broken image)
+gives no signal, never an error.
 """
 
 from __future__ import annotations
 
 import os
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from threading import Lock
+from typing import Generic, TypeVar
 
 import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from multimodal.records import BookRecord
+
+T = TypeVar("T")
 
 PHOTO_SIDE = 640  # the photo's longest side when featurised
 PHOTO_FEATURES = 1000
@@ -48,6 +60,20 @@ KEYPOINT_SATURATION = 60  # inliers that verify a cover beyond doubt (the photog
 CENTRE_SLACK = 0.1
 SEEN_SLACK = 0.6
 CACHE_SIZE = 2048  # catalog covers whose features are kept (about 12 KB each: 300 descriptors and points)
+# The agreement: the cover's frame compared at THUMBNAIL_SIZE pixels (after a blur of THUMBNAIL_BLUR working pixels)
+# in a grid of AGREEMENT_GRID cells; cells whose cover is flat (grey levels' deviation below FLAT_CELL) say nothing,
+# nor does a cover with fewer than AGREEING_CELLS others. A cover with at least AGREEING_INLIERS inliers is verified
+# as far as its cells' median correlation goes from AGREEMENT_FLOOR (0) to AGREEMENT_FULL (1). Chosen on the tuning
+# split's scenes (seed 2, 150 a catalog): docs/evaluation.md, "The cover checked picture against picture".
+THUMBNAIL_SIZE = (48, 72)
+THUMBNAIL_BLUR = 2.0
+AGREEMENT_GRID = (4, 6)
+FLAT_CELL = 4.0
+AGREEING_CELLS = 6
+AGREEING_INLIERS = 12
+AGREEMENT_FLOOR = 0.5
+AGREEMENT_FULL = 0.8
+AGREEING_SLACK = 0.4
 
 
 @dataclass(frozen=True)
@@ -57,6 +83,7 @@ class Keypoints:
     points: np.ndarray  # (n, 2) float32
     descriptors: np.ndarray | None  # (n, 32) uint8, None when no keypoint was found
     size: tuple[int, int]  # width, height of the image as featurised
+    image: np.ndarray | None = None  # the grey image as featurised (a photo's: ``agreement`` warps it)
 
     def __len__(self) -> int:
         return len(self.points)
@@ -71,44 +98,53 @@ class CoverMatch:
     area_share: float = 0.0  # the share of the frame inside the quad (0: the homography folds the cover)
     centre_distance: float = 1.0  # from the frame's centre to the quad, in frame fractions (0: it holds the centre)
     seen_distance: float = 1.0  # from the frame's centre to the convex hull of its matched features (0: inside)
+    agreement: float = 0.0  # in [-1, 1]: how alike the photo, warped into the cover's frame, and the cover are
 
     @property
     def holds_centre(self) -> bool:
         return self.area_share > 0 and self.centre_distance == 0
 
     def photographed(self) -> float:
-        """Whether this cover is the one photographed, in [-1, 1]: how surely it is in the photo (its inliers above
-        what a wrong cover gets by chance, ``KEYPOINT_FLOOR``, saturating at ``KEYPOINT_SATURATION``) times how
-        central it lies: 1 when it holds the frame's centre with its matched features around it, fading to 0 at
-        ``CENTRE_SLACK`` from the centre (or its features ``SEEN_SLACK`` of its own size from it), down to -1 at
-        twice that. A cover verified *beside* the photographed one, or lying under it (its quad across the centre,
-        its features only where the photographed cover leaves it visible), is evidence against its book. 0: not
-        in the photo."""
+        """Whether this cover is the one photographed, in [-1, 1]: how surely it is in the photo times how central
+        it lies.
+
+        In the photo: its inliers above what a wrong cover gets by chance (``KEYPOINT_FLOOR``, saturating at
+        ``KEYPOINT_SATURATION``), or, from ``AGREEING_INLIERS`` on, how far the photo agrees with it picture
+        against picture (``agreement``, from ``AGREEMENT_FLOOR`` to ``AGREEMENT_FULL``), whichever says more.
+        Central: 1 when it holds the frame's centre and is seen there — its matched features around the centre,
+        or its picture agreeing —, fading to 0 at ``CENTRE_SLACK`` from the centre (or its features
+        ``SEEN_SLACK`` of its own size from it, its picture not agreeing), down to -1 at twice that. A cover
+        verified *beside* the photographed one, or lying under it (its quad across the centre, its features
+        and picture only where the photographed cover leaves it visible), is evidence against its book.
+        0: not in the photo."""
         if self.area_share <= 0:
             return 0.0
-        verified = (self.inliers - KEYPOINT_FLOOR) / (KEYPOINT_SATURATION - KEYPOINT_FLOOR)
+        counted = (self.inliers - KEYPOINT_FLOOR) / (KEYPOINT_SATURATION - KEYPOINT_FLOOR)
+        alike = float(np.clip((self.agreement - AGREEMENT_FLOOR) / (AGREEMENT_FULL - AGREEMENT_FLOOR), 0, 1))
+        if self.inliers < AGREEING_INLIERS:
+            alike = 0.0  # too few inliers for the homography to say where the cover is: its picture is not compared
         seen = self.seen_distance / np.sqrt(self.area_share)  # in the cover's size: a large cover's middle may be bare
-        central = min(1 - self.centre_distance / CENTRE_SLACK, 1 - seen / SEEN_SLACK)
-        return float(np.clip(verified, 0, 1) * np.clip(central, -1, 1))
+        central = min(1 - self.centre_distance / CENTRE_SLACK, 1 - seen / (SEEN_SLACK + AGREEING_SLACK * alike))
+        return float(np.clip(max(counted, alike), 0, 1) * np.clip(central, -1, 1))
 
 
 NO_MATCH = CoverMatch(0)
 
 
-def keypoints_of(image: Image.Image | np.ndarray, scale: float, features: int) -> Keypoints:
-    """ORB features of an image resized by ``scale`` (grey levels)."""
+def keypoints_of(image: Image.Image | np.ndarray, scale: float, features: int, keep_image: bool = False) -> Keypoints:
+    """ORB features of an image resized by ``scale`` (grey levels); ``keep_image``: with the grey image."""
     grey = np.asarray(image.convert("L")) if isinstance(image, Image.Image) else image
     if scale != 1:
         interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
         grey = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=interpolation)
     found, descriptors = cv2.ORB_create(nfeatures=features).detectAndCompute(grey, None)
     points = np.array([point.pt for point in found], np.float32).reshape(-1, 2)
-    return Keypoints(points, descriptors, (grey.shape[1], grey.shape[0]))
+    return Keypoints(points, descriptors, (grey.shape[1], grey.shape[0]), grey if keep_image else None)
 
 
 def photo_keypoints(photo: Image.Image) -> Keypoints:
-    """The query photo's features, at ``PHOTO_SIDE`` pixels on its longest side."""
-    return keypoints_of(photo, min(1.0, PHOTO_SIDE / max(photo.size)), PHOTO_FEATURES)
+    """The query photo's features, at ``PHOTO_SIDE`` pixels on its longest side (the grey image kept)."""
+    return keypoints_of(photo, min(1.0, PHOTO_SIDE / max(photo.size)), PHOTO_FEATURES, keep_image=True)
 
 
 def cover_keypoints(cover: Image.Image) -> Keypoints:
@@ -116,8 +152,18 @@ def cover_keypoints(cover: Image.Image) -> Keypoints:
     return keypoints_of(cover, COVER_HEIGHT / cover.height, COVER_FEATURES)
 
 
-def match(photo: Keypoints, cover: Keypoints) -> CoverMatch:
-    """How many of the cover's features one homography carries onto the photo's, and where it puts the cover."""
+def cover_thumbnail_of(cover: Image.Image) -> np.ndarray:
+    """A catalog cover's thumbnail as ``agreement`` compares it: from its grey levels at ``COVER_HEIGHT`` (the frame
+    its features are in)."""
+    grey = np.asarray(cover.convert("L"))
+    scale = COVER_HEIGHT / grey.shape[0]
+    return thumbnail_of(cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA))
+
+
+def match(photo: Keypoints, cover: Keypoints, thumbnail: Callable[[], np.ndarray | None] | None = None) -> CoverMatch:
+    """How many of the cover's features one homography carries onto the photo's, and where it puts the cover; with
+    the photo's image and the cover's thumbnail (``thumbnail()`` reads it, ``cover_thumbnail``: only for a cover
+    with ``AGREEING_INLIERS``), how alike the two are there."""
     if photo.descriptors is None or cover.descriptors is None or len(photo) < 2 or len(cover) < 2:
         return NO_MATCH
     pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(cover.descriptors, photo.descriptors, k=2)
@@ -133,7 +179,45 @@ def match(photo: Keypoints, cover: Keypoints) -> CoverMatch:
     corners = np.float32([(0, 0), (width, 0), (width, height), (0, height)]).reshape(-1, 1, 2)
     quad = cv2.perspectiveTransform(corners, homography).reshape(4, 2) / np.float32(photo.size)
     matched = target[mask.ravel().astype(bool)] / np.float32(photo.size)
-    return CoverMatch(int(mask.sum()), quad, *placement(quad), seen_distance(matched))
+    inliers = int(mask.sum())
+    alike, picture = 0.0, None
+    if inliers >= AGREEING_INLIERS and thumbnail is not None and photo.image is not None:
+        picture = thumbnail()
+    if picture is not None:
+        alike = agreement(photo.image, homography, cover.size, picture)
+    return CoverMatch(inliers, quad, *placement(quad), seen_distance(matched), alike)
+
+
+def thumbnail_of(grey: np.ndarray) -> np.ndarray:
+    """A grey picture as the agreement compares it: blurred, at ``THUMBNAIL_SIZE``."""
+    blurred = cv2.GaussianBlur(grey, (0, 0), THUMBNAIL_BLUR)
+    return cv2.resize(blurred, THUMBNAIL_SIZE, interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def agreement(photo: np.ndarray, homography: np.ndarray, cover_size: tuple[int, int], thumbnail: np.ndarray) -> float:
+    """The median normalised correlation, over the grid's cells where the cover is not flat, of the cover's
+    thumbnail and the photo warped back into the cover's frame (working pixels ``cover_size``) by ``homography``
+    (cover to photo); cells the photo does not reach count as disagreeing. 0 when too few cells say anything."""
+    warped = cv2.warpPerspective(photo, homography, cover_size, flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR)
+    reached = cv2.warpPerspective(np.full_like(photo, 255), homography, cover_size, flags=cv2.WARP_INVERSE_MAP)
+    seen = thumbnail_of(warped)
+    inside = cv2.resize(reached, THUMBNAIL_SIZE, interpolation=cv2.INTER_AREA) > 200
+    columns, rows = AGREEMENT_GRID
+    width, height = THUMBNAIL_SIZE[0] // columns, THUMBNAIL_SIZE[1] // rows
+    values = []
+    for row in range(rows):
+        for column in range(columns):
+            cell = (slice(row * height, (row + 1) * height), slice(column * width, (column + 1) * width))
+            if thumbnail[cell].std() < FLAT_CELL:
+                continue
+            values.append(correlation(seen[cell], thumbnail[cell]) if inside[cell].mean() >= 0.8 else 0.0)
+    return float(np.median(values)) if len(values) >= AGREEING_CELLS else 0.0
+
+
+def correlation(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a - a.mean(), b - b.mean()
+    norm = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum()) / norm if norm > 1e-6 else 0.0
 
 
 UNIT_FRAME = np.float32([(0, 0), (1, 0), (1, 1), (0, 1)])
@@ -158,19 +242,21 @@ def seen_distance(points: np.ndarray) -> float:
     return max(0.0, -float(cv2.pointPolygonTest(hull, (0.5, 0.5), True)))
 
 
-class CoverKeypoints:
-    """Catalog covers' features by file path, computed on first use and kept for the ``size`` last used.
+class CoverFiles(Generic[T]):
+    """Something read from catalog covers' files (their features, their thumbnails), by file path, computed on first
+    use and kept for the ``size`` last used.
 
-    The key holds the file's modification time and size, so a cover replaced on disk is featurised again.
+    The key holds the file's modification time and size, so a cover replaced on disk is read again.
     A cover that is not a readable local image file (a URL, a missing file, a broken one) is None.
     """
 
-    def __init__(self, size: int = CACHE_SIZE) -> None:
+    def __init__(self, read: Callable[[Path], T | None], size: int = CACHE_SIZE) -> None:
+        self.read = read
         self.size = size
-        self.cache: OrderedDict[tuple[str, int, int], Keypoints | None] = OrderedDict()
+        self.cache: OrderedDict[tuple[str, int, int], T | None] = OrderedDict()
         self.lock = Lock()
 
-    def get(self, path: str) -> Keypoints | None:
+    def get(self, path: str) -> T | None:
         try:
             status = os.stat(path)
         except (OSError, ValueError):
@@ -180,7 +266,7 @@ class CoverKeypoints:
             if key in self.cache:
                 self.cache.move_to_end(key)
                 return self.cache[key]
-        found = read_cover_keypoints(Path(path))
+        found = self.read(Path(path))
         with self.lock:
             self.cache[key] = found
             while len(self.cache) > self.size:
@@ -188,21 +274,36 @@ class CoverKeypoints:
         return found
 
 
-def read_cover_keypoints(path: Path) -> Keypoints | None:
+def read_cover_grey(path: Path) -> Image.Image | None:
+    """A cover file's grey levels, decoded at about ``COVER_HEIGHT`` (None: unreadable, or a placeholder)."""
     try:
         with Image.open(path) as image:
             image.draft("L", (COVER_HEIGHT, COVER_HEIGHT))  # a large JPEG is decoded at a reduced scale
             grey = image.convert("L")
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
         return None
-    if min(grey.size) < 16:  # a placeholder (genre-covers' 1x1 GIFs)
-        return None
-    return cover_keypoints(grey)
+    return None if min(grey.size) < 16 else grey  # a placeholder (genre-covers' 1x1 GIFs)
 
 
-COVERS = CoverKeypoints()
+def read_cover_keypoints(path: Path) -> Keypoints | None:
+    grey = read_cover_grey(path)
+    return None if grey is None else cover_keypoints(grey)
+
+
+def read_cover_thumbnail(path: Path) -> np.ndarray | None:
+    grey = read_cover_grey(path)
+    return None if grey is None else cover_thumbnail_of(grey)
+
+
+COVERS = CoverFiles(read_cover_keypoints)
+THUMBNAILS = CoverFiles(read_cover_thumbnail)
 
 
 def cover_file_features(record: BookRecord) -> Keypoints | None:
     """A book's cover features read from its file (``COVERS``): None for no cover, a URL, a missing or broken file."""
     return COVERS.get(record.cover) if record.has_cover else None
+
+
+def cover_thumbnail(record: BookRecord) -> np.ndarray | None:
+    """A book's cover thumbnail read from its file (``THUMBNAILS``), as ``cover_file_features``."""
+    return THUMBNAILS.get(record.cover) if record.has_cover else None

@@ -27,13 +27,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Literal
 
 import numpy as np
 
 from multimodal.errors import SignalError
 from multimodal.fingerprint import phash_similarity
-from multimodal.keypoints import Keypoints, cover_file_features, match
+from multimodal.keypoints import Keypoints, cover_file_features, cover_thumbnail, match
 from multimodal.lexicon import phrase_match, title_match
 from multimodal.records import BookRecord
 
@@ -334,7 +335,8 @@ def _cover_keypoints(query: EncodedQuery, books: Sequence[BookRecord]) -> list[f
     values: list[float | None] = []
     for book in books:
         cover = query.cover_features(book)
-        values.append(None if cover is None else match(query.photo_keypoints, cover).photographed())
+        found = None if cover is None else match(query.photo_keypoints, cover, partial(cover_thumbnail, book))
+        values.append(None if found is None else found.photographed())
         if (values[-1] or 0.0) >= KEYPOINTS_SURE:
             return values + [0.0] * (len(books) - len(values))
     return values

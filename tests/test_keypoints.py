@@ -14,11 +14,19 @@ from PIL import Image
 from multimodal.evidence import identifies, photo_evidence, photo_weights
 from multimodal.fusion import fuse
 from multimodal.keypoints import (
+    AGREEING_INLIERS,
+    AGREEMENT_FLOOR,
+    AGREEMENT_FULL,
     KEYPOINT_FLOOR,
-    CoverKeypoints,
+    KEYPOINT_SATURATION,
+    CoverFiles,
+    CoverMatch,
+    agreement,
     cover_keypoints,
+    cover_thumbnail_of,
     match,
     photo_keypoints,
+    read_cover_keypoints,
 )
 from multimodal.photo import ScenePhoto, paste_quad, plain, scene_photo
 from multimodal.records import BookRecord
@@ -69,6 +77,41 @@ def test_a_scene_verifies_its_own_cover_with_many_inliers_and_another_with_few(s
     assert common / (cv2.contourArea(own.quad) + cv2.contourArea(drawn) - common) > 0.8
 
 
+def test_the_photographed_cover_agrees_picture_against_picture_and_another_picture_does_not(sample_catalog):
+    cover, other = sample_cover(sample_catalog, 5), sample_cover(sample_catalog, 6)
+    scene = centred_scene(cover, [], "desk")
+    photo = photo_keypoints(photographed(scene.jpeg))
+    own = match(photo, cover_keypoints(cover), lambda: cover_thumbnail_of(cover))
+    assert own.agreement > AGREEMENT_FULL
+    # The same homography, another cover's picture: the photo there is not that picture.
+    features = cover_keypoints(cover)
+    homography = cv2.getPerspectiveTransform(
+        np.float32([(0, 0), (features.size[0], 0), features.size, (0, features.size[1])]),
+        np.float32(own.quad * photo.size),
+    )
+    assert agreement(photo.image, homography, features.size, cover_thumbnail_of(other)) < AGREEMENT_FLOOR
+    assert agreement(photo.image, homography, features.size, cover_thumbnail_of(cover)) > AGREEMENT_FULL
+
+
+def test_a_cover_with_few_inliers_is_verified_as_far_as_its_picture_agrees():
+    centred = {"quad": np.float32([(0.2, 0.2), (0.8, 0.2), (0.8, 0.8), (0.2, 0.8)]), "area_share": 0.36}
+    centred |= {"centre_distance": 0.0, "seen_distance": 0.0}
+    few = KEYPOINT_FLOOR + 10  # a fifth of the way to certain by its inliers alone
+    assert CoverMatch(few, **centred).photographed() == pytest.approx(0.2)
+    assert CoverMatch(few, **centred, agreement=AGREEMENT_FULL).photographed() == pytest.approx(1.0)
+    assert CoverMatch(few, **centred, agreement=AGREEMENT_FLOOR).photographed() == pytest.approx(0.2)
+    # Too few inliers for the homography to say where the cover is: its picture is not looked at.
+    assert CoverMatch(AGREEING_INLIERS - 1, **centred, agreement=1.0).photographed() < 0.05
+    # A cover across the centre whose matched features lie far from it: under the photographed cover (evidence
+    # against it), or seen where it lies when its picture agrees there — as far as AGREEING_SLACK allows.
+    under = centred | {"seen_distance": 0.5}
+    assert CoverMatch(KEYPOINT_SATURATION, **under).photographed() < -0.25
+    assert CoverMatch(KEYPOINT_SATURATION, **under, agreement=AGREEMENT_FULL).photographed() < 0.25
+    aside = centred | {"seen_distance": 0.27}  # 0.45 of the cover's size
+    assert CoverMatch(KEYPOINT_SATURATION, **aside).photographed() == pytest.approx(0.25)
+    assert CoverMatch(KEYPOINT_SATURATION, **aside, agreement=AGREEMENT_FULL).photographed() == pytest.approx(0.55)
+
+
 def two_covers_on_a_table(centred: Image.Image, beside: Image.Image) -> Image.Image:
     """``centred`` at the frame's centre, ``beside`` whole in the lower right corner, not overlapping it."""
     rng = np.random.default_rng(3)
@@ -104,7 +147,7 @@ def test_a_cover_that_cannot_be_read_gives_no_signal(sample_catalog, tmp_path):
 
 
 def test_the_cover_cache_keeps_the_last_used_covers_only(sample_catalog):
-    cache = CoverKeypoints(size=2)
+    cache = CoverFiles(read_cover_keypoints, size=2)
     paths = [str(sample_catalog.parent / "covers" / f"sample-{n:03d}.png") for n in (1, 2, 3)]
     first = cache.get(paths[0])
     assert first is not None and cache.get(paths[0]) is first  # computed once
