@@ -20,9 +20,9 @@ their grey levels, blurred). Where the cover really is in the photo, most cells 
 it looks alike, and a cover lying under the photographed one only where it is not covered.
 
 The photo's features are computed once per query (``photo_keypoints``); a catalog cover's are computed
-from its file at a fixed size and kept in a bounded cache (``CoverKeypoints``), as is the small grey picture
-the agreement compares (``CoverThumbnails``): a cover that cannot be read (no file, a URL, a broken image)
-gives no signal, never an error.
+from its file at a fixed size and kept in a bounded cache (``COVERS``), as is the small grey picture the
+agreement compares (``THUMBNAILS``; both ``CoverFiles``): a cover that cannot be read (no file, a URL, a
+broken image) gives no signal, never an error.
 """
 
 from __future__ import annotations
@@ -63,8 +63,9 @@ CACHE_SIZE = 2048  # catalog covers whose features are kept (about 12 KB each: 3
 # The agreement: the cover's frame compared at THUMBNAIL_SIZE pixels (after a blur of THUMBNAIL_BLUR working pixels)
 # in a grid of AGREEMENT_GRID cells; cells whose cover is flat (grey levels' deviation below FLAT_CELL) say nothing,
 # nor does a cover with fewer than AGREEING_CELLS others. A cover with at least AGREEING_INLIERS inliers is verified
-# as far as its cells' median correlation goes from AGREEMENT_FLOOR (0) to AGREEMENT_FULL (1). Chosen on the tuning
-# split's scenes (seed 2, 150 a catalog): docs/evaluation.md, "The cover checked picture against picture".
+# as far as its cells' median correlation goes from AGREEMENT_FLOOR (0) to AGREEMENT_FULL (1), and its matched
+# features may lie up to SEEN_SLACK + AGREEING_SLACK (fully agreeing) of its size from the centre. Chosen on the
+# tuning split's scenes (seed 2, 150 a catalog): docs/evaluation.md, "The cover checked picture against picture".
 THUMBNAIL_SIZE = (48, 72)
 THUMBNAIL_BLUR = 2.0
 AGREEMENT_GRID = (4, 6)
