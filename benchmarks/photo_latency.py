@@ -35,7 +35,7 @@ from ingest.covers import CoverFetcher
 from multimodal.devices import limit_threads
 from multimodal.folio import Folio
 from multimodal.images import load_image
-from multimodal.keypoints import COVERS
+from multimodal.keypoints import COVERS, THUMBNAILS
 from multimodal.photo import phone_photo, scene_photo
 from multimodal.scorers import CoverReader
 from multimodal.settings import Settings
@@ -149,6 +149,7 @@ def main() -> None:
     print(f"\nload average after: {' '.join(f'{value:.2f}' for value in os.getloadavg())}")
     indexed = len(folio.searcher.cover_features.index)
     print(f"catalog covers' features: {indexed} in the store's index; {len(COVERS.cache)} read from their files")
+    print(f"catalog covers' thumbnails (the picture check) read from their files: {len(THUMBNAILS.cache)}")
 
 
 if __name__ == "__main__":
