@@ -146,6 +146,19 @@ def test_a_cover_that_cannot_be_read_gives_no_signal(sample_catalog, tmp_path):
     assert PAIR_SCORERS["cover_keypoints"](EncodedQuery(text="a book"), books) is None
 
 
+def test_a_cover_whose_file_is_gone_is_still_matched_by_its_features_without_the_picture_check(sample_catalog):
+    """The store's feature index outlives a cover file deleted after ingest: the match counts inliers as before."""
+    cover = sample_cover(sample_catalog, 5)
+    scene = centred_scene(cover, [], "wood")
+    features = cover_keypoints(cover)
+    query = EncodedQuery(text="", photo_keypoints=photo_keypoints(photographed(scene.jpeg)))
+    query.cover_features = lambda book: features
+    gone = BookRecord(book_id="gone", title="A book", cover="/nonexistent/cover.png")
+    [value] = PAIR_SCORERS["cover_keypoints"](query, [gone])
+    without_check = match(query.photo_keypoints, features).photographed()
+    assert value == pytest.approx(without_check) and value > 0.25
+
+
 def test_the_cover_cache_keeps_the_last_used_covers_only(sample_catalog):
     cache = CoverFiles(read_cover_keypoints, size=2)
     paths = [str(sample_catalog.parent / "covers" / f"sample-{n:03d}.png") for n in (1, 2, 3)]
