@@ -75,7 +75,8 @@ class EvidenceTuning:
     # word read that lies inside a longer title ("THE MAGIC" in "The Colour of Magic") is not that title read.
     # Chosen on the tuning split (0.0 before session 6; docs/evaluation.md, "The verdict's words").
     title_read: float = 0.6
-    # A candidate whose cover_keypoints reaches this is the photographed cover (about 35 inliers at the centre),
+    # A candidate whose cover_keypoints reaches this is the photographed cover (about 35 inliers at the centre, or 12
+    # or more with the photo agreeing with its picture: ``keypoints.CoverMatch.photographed``),
     # when no other work's cover comes within keypoint_lead of it. Chosen on simulated scenes (docs/evaluation.md).
     verified_keypoints: float = 0.5
     keypoint_lead: float = 0.3

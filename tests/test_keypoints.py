@@ -80,11 +80,10 @@ def test_a_scene_verifies_its_own_cover_with_many_inliers_and_another_with_few(s
 def test_the_photographed_cover_agrees_picture_against_picture_and_another_picture_does_not(sample_catalog):
     cover, other = sample_cover(sample_catalog, 5), sample_cover(sample_catalog, 6)
     scene = centred_scene(cover, [], "desk")
-    photo = photo_keypoints(photographed(scene.jpeg))
-    own = match(photo, cover_keypoints(cover), lambda: cover_thumbnail_of(cover))
+    photo, features = photo_keypoints(photographed(scene.jpeg)), cover_keypoints(cover)
+    own = match(photo, features, lambda: cover_thumbnail_of(cover))
     assert own.agreement > AGREEMENT_FULL
     # The same homography, another cover's picture: the photo there is not that picture.
-    features = cover_keypoints(cover)
     homography = cv2.getPerspectiveTransform(
         np.float32([(0, 0), (features.size[0], 0), features.size, (0, features.size[1])]),
         np.float32(own.quad * photo.size),
