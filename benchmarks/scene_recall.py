@@ -30,7 +30,7 @@ import numpy as np
 from PIL import Image
 
 from evaluation.photos import OTHER_COVERS, photographed_books
-from evaluation.runner import EvalOptions, catalog_ids
+from evaluation.runner import EvalOptions, task_context
 from evaluation.tasks import SPLIT_SEEDS, TaskContext, book_rng, book_seed, sampled
 from ingest.readers import ColumnMap
 from multimodal import localise
@@ -149,11 +149,9 @@ def photos_parser(description: str) -> argparse.ArgumentParser:
 def open_photos(args: argparse.Namespace) -> tuple[Folio, TaskContext]:
     """The store (offline profile) and the evaluation's task context for the catalog's stored books."""
     folio = Folio.open(Settings(profile="offline", data_dir=args.data_dir))
-    options = EvalOptions(args.catalog, ColumnMap.from_arguments(args.map), args.images_dir)
-    records = list(folio.books(catalog_ids(options)).values())
-    seed = SPLIT_SEEDS[args.split]
-    context = TaskContext(records, args.catalog, args.images_dir, folio.settings, args.sample, seed, progress=False)
-    return folio, context
+    columns = ColumnMap.from_arguments(args.map)
+    options = EvalOptions(args.catalog, columns, args.images_dir, args.sample, SPLIT_SEEDS[args.split], progress=False)
+    return folio, task_context(folio, options)
 
 
 def main() -> None:

@@ -145,12 +145,8 @@ def ensure_ingested(folio: Folio, options: EvalOptions) -> None:
     print(job.run().report(), file=sys.stderr)
 
 
-def evaluate(folio: Folio, options: EvalOptions) -> dict[str, Any]:
-    """Run the evaluation; returns the report (metrics, setup and every query's outcome)."""
-    unknown = [task for task in options.tasks if task not in TASKS]
-    if unknown:
-        raise ValueError(f"unknown task(s) {', '.join(unknown)}; tasks are {', '.join(TASKS)}")
-    ensure_ingested(folio, options)
+def task_context(folio: Folio, options: EvalOptions) -> TaskContext:
+    """What the tasks draw their queries from: the catalog's books in the store, and those held out of it at ingest."""
     ids = catalog_ids(options)
     records = list(folio.books(ids).values())
     if not records:
@@ -161,21 +157,30 @@ def evaluate(folio: Folio, options: EvalOptions) -> dict[str, Any]:
         if held_out
         else []  # most runs hold nothing out: no second read of the catalog
     )
-    context = TaskContext(
+    return TaskContext(
         records, options.catalog, options.images_dir, folio.settings, options.sample, options.seed,
         options.allow_outside, options.progress, absent_books,
     )  # fmt: skip
+
+
+def evaluate(folio: Folio, options: EvalOptions) -> dict[str, Any]:
+    """Run the evaluation; returns the report (metrics, setup and every query's outcome)."""
+    unknown = [task for task in options.tasks if task not in TASKS]
+    if unknown:
+        raise ValueError(f"unknown task(s) {', '.join(unknown)}; tasks are {', '.join(TASKS)}")
+    ensure_ingested(folio, options)
+    context = task_context(folio, options)
     report: dict[str, Any] = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "catalog": str(options.catalog),
         "profile": folio.profile,
         "store": folio.location,
-        "catalog_books": len(ids),
+        "catalog_books": len(catalog_ids(options)),
         "store_books": folio.count(),
         "seed": options.seed,
         "split": split_name(options.seed),
         "sample": options.sample,
-        "held_out_of_store": len(held_out),
+        "held_out_of_store": len(context.absent),
         "tasks": {},
     }
     references: dict[Any, Reference] = {}  # one reference index per factory, shared by the tasks that use it

@@ -1,0 +1,124 @@
+"""How the keypoint match's picture check (``keypoints.agreement``) tells the photographed cover from others.
+
+For the scene photos of an evaluation report (``python -m evaluation … --tasks scene,absent_scene --report R``),
+the photos are drawn again and each of their first stage-2 candidates is matched as search matches it
+(``keypoints.match`` with the cover's thumbnail). Printed:
+
+- the agreement of the covers matched at the photo's centre (``CoverMatch.photographed`` at least 0.1 without
+  the check): the right cover's in scene photos, and any cover's in photos of books held out of the store;
+- for a grid of the check's constants (``AGREEMENT_FLOOR``, ``AGREEMENT_FULL``, ``AGREEING_INLIERS``; set on the
+  module for the replay), in how many scenes the right cover is verified (``photographed`` at least 0.5 and 0.3
+  ahead of every other candidate's, ``evidence.verified_cover``'s rule; twins not told apart) and in how many
+  photos of held-out books some cover is.
+
+    python benchmarks/picture_check.py CATALOG --map … --data-dir STORE --report tune-CATALOG.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from evaluation.runner import EvalOptions, task_context
+from evaluation.tasks import TASKS
+from ingest.readers import ColumnMap
+from multimodal import keypoints
+from multimodal.folio import Folio
+from multimodal.images import load_image
+from multimodal.keypoints import CoverMatch, cover_thumbnail, match, photo_keypoints
+from multimodal.settings import Settings
+
+CANDIDATES = 6  # the first stage-2 candidates of each photo matched again
+CENTRED = 0.1  # a cover "matched at the centre": photographed() without the check at least this
+GRID = [  # (floor, full, inliers); None: without the check
+    (None, None, None),
+    (0.3, 0.6, 12),
+    (0.4, 0.7, 12),
+    (0.5, 0.8, 12),
+    (0.6, 0.9, 12),
+    (0.5, 0.8, 15),
+    (0.5, 0.8, 20),
+]
+
+
+def matches(args: argparse.Namespace, report: dict) -> list[tuple[str, str, list[tuple[str, CoverMatch]]]]:
+    """(task, photographed book, [(candidate, its match)]) for every scene photo of the report."""
+    folio = Folio.open(Settings(profile="offline", data_dir=args.data_dir))
+    columns = ColumnMap.from_arguments(args.map)
+    options = EvalOptions(args.catalog, columns, args.images_dir, report["sample"], report["seed"], progress=False)
+    context = task_context(folio, options)
+    books = {record.book_id: record for record in context.records}
+    found = []
+    for task in ("scene", "absent_scene"):
+        outcomes = {outcome["book_id"]: outcome for outcome in report["tasks"].get(task, {}).get("outcomes", [])}
+        for query in TASKS[task].make_queries(context) if outcomes else []:
+            outcome = outcomes.get(query.book_id)
+            if outcome is None or query.image is None:
+                continue
+            photo = photo_keypoints(load_image(query.image))
+            candidates = []
+            for candidate in outcome.get("stage2_candidates", [])[:CANDIDATES]:
+                book = books.get(candidate["book_id"])
+                cover = folio.searcher.cover_features.features(book) if book is not None else None
+                if cover is not None:
+                    candidates.append((book.book_id, match(photo, cover, lambda book=book: cover_thumbnail(book))))
+            found.append((task, query.book_id, candidates))
+    return found
+
+
+def verified(candidates: list[tuple[str, CoverMatch]], with_check: bool) -> str:
+    values = sorted(
+        ((found if with_check else replace(found, agreement=0.0)).photographed(), book_id)
+        for book_id, found in candidates
+    )[::-1]
+    if not values:
+        return ""
+    best, book_id = values[0]
+    runner_up = max([value for value, _ in values[1:]] + [0.0])
+    return book_id if best >= 0.5 and best - runner_up >= 0.3 else ""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("catalog", type=Path)
+    parser.add_argument("--map", action="append", default=[], metavar="FIELD=COLUMN")
+    parser.add_argument("--images-dir", type=Path)
+    parser.add_argument("--data-dir", type=Path, required=True, help="the report's store (read only)")
+    parser.add_argument("--report", type=Path, required=True)
+    args = parser.parse_args()
+    report = json.loads(args.report.read_text())
+    photos = matches(args, report)
+    right, absent = [], []
+    for task, book_id, candidates in photos:
+        for candidate, found in candidates:
+            if replace(found, agreement=0.0).photographed() >= CENTRED:
+                if task == "absent_scene":
+                    absent.append(found.agreement)
+                elif candidate == book_id:
+                    right.append(found.agreement)
+    print(f"{args.report.name}: {len(photos)} photos (split {report['split']}, seed {report['seed']})")
+    print("agreement of the covers matched at the photo's centre (10th / 50th / 90th percentile):")
+    for label, values in (("the right cover, scene photos", right), ("any cover, photos of held-out books", absent)):
+        shown = " / ".join(f"{value:.2f}" for value in np.percentile(values, [10, 50, 90])) if values else "-"
+        print(f"  {label:<38} {len(values):>4}   {shown}")
+    scenes = sum(task == "scene" for task, _, _ in photos)
+    print(f"verified covers ({scenes} scene photos, {len(photos) - scenes} of held-out books):")
+    print("  floor  full  inliers   scenes: right cover verified   held-out books: a cover verified")
+    kept = (keypoints.AGREEMENT_FLOOR, keypoints.AGREEMENT_FULL, keypoints.AGREEING_INLIERS)
+    for floor, full, inliers in GRID:
+        if floor is not None:
+            keypoints.AGREEMENT_FLOOR, keypoints.AGREEMENT_FULL, keypoints.AGREEING_INLIERS = floor, full, inliers
+        with_check = floor is not None
+        right_verified = sum(verified(c, with_check) == book for task, book, c in photos if task == "scene")
+        absent_verified = sum(bool(verified(c, with_check)) for task, _, c in photos if task == "absent_scene")
+        label = "no check" if floor is None else f"{floor:>5}  {full:>4}  {inliers:>7}"
+        print(f"  {label:<22} {right_verified:>26}   {absent_verified:>32}")
+    keypoints.AGREEMENT_FLOOR, keypoints.AGREEMENT_FULL, keypoints.AGREEING_INLIERS = kept
+
+
+if __name__ == "__main__":
+    main()
