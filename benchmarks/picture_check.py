@@ -16,21 +16,18 @@ the photos are drawn again and each of their first stage-2 candidates is matched
 
 from __future__ import annotations
 
-import argparse
 import json
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from scene_recall import open_photos, photos_parser
 
-from evaluation.runner import EvalOptions, task_context
-from evaluation.tasks import TASKS
-from ingest.readers import ColumnMap
+from evaluation.tasks import TASKS, TaskContext
 from multimodal import keypoints
 from multimodal.folio import Folio
 from multimodal.images import load_image
 from multimodal.keypoints import CoverMatch, cover_thumbnail, match, photo_keypoints
-from multimodal.settings import Settings
 
 CANDIDATES = 6  # the first stage-2 candidates of each photo matched again
 CENTRED = 0.1  # a cover "matched at the centre": photographed() without the check at least this
@@ -45,12 +42,8 @@ GRID = [  # (floor, full, inliers); None: without the check
 ]
 
 
-def matches(args: argparse.Namespace, report: dict) -> list[tuple[str, str, list[tuple[str, CoverMatch]]]]:
+def matches(folio: Folio, context: TaskContext, report: dict) -> list[tuple[str, str, list[tuple[str, CoverMatch]]]]:
     """(task, photographed book, [(candidate, its match)]) for every scene photo of the report."""
-    folio = Folio.open(Settings(profile="offline", data_dir=args.data_dir))
-    columns = ColumnMap.from_arguments(args.map)
-    options = EvalOptions(args.catalog, columns, args.images_dir, report["sample"], report["seed"], progress=False)
-    context = task_context(folio, options)
     books = {record.book_id: record for record in context.records}
     found = []
     for task in ("scene", "absent_scene"):
@@ -83,15 +76,12 @@ def verified(candidates: list[tuple[str, CoverMatch]], with_check: bool) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("catalog", type=Path)
-    parser.add_argument("--map", action="append", default=[], metavar="FIELD=COLUMN")
-    parser.add_argument("--images-dir", type=Path)
-    parser.add_argument("--data-dir", type=Path, required=True, help="the report's store (read only)")
-    parser.add_argument("--report", type=Path, required=True)
+    parser = photos_parser(__doc__.split("\n\n")[0])
+    parser.add_argument("--report", type=Path, required=True, help="its photos are drawn again (its seed and sample)")
     args = parser.parse_args()
     report = json.loads(args.report.read_text())
-    photos = matches(args, report)
+    args.seed, args.sample = report["seed"], report["sample"]
+    photos = matches(*open_photos(args), report)
     right, absent = [], []
     for task, book_id, candidates in photos:
         for candidate, found in candidates:

@@ -143,6 +143,7 @@ def photos_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", type=Path, required=True, help="an ingested store (read only)")
     parser.add_argument("--sample", type=int, default=50)
     parser.add_argument("--split", choices=sorted(SPLIT_SEEDS), default="tuning")
+    parser.add_argument("--seed", type=int, help="draw the photos with this seed instead of the split's")
     return parser
 
 
@@ -150,7 +151,8 @@ def open_photos(args: argparse.Namespace) -> tuple[Folio, TaskContext]:
     """The store (offline profile) and the evaluation's task context for the catalog's stored books."""
     folio = Folio.open(Settings(profile="offline", data_dir=args.data_dir))
     columns = ColumnMap.from_arguments(args.map)
-    options = EvalOptions(args.catalog, columns, args.images_dir, args.sample, SPLIT_SEEDS[args.split], progress=False)
+    seed = SPLIT_SEEDS[args.split] if args.seed is None else args.seed
+    options = EvalOptions(args.catalog, columns, args.images_dir, args.sample, seed, progress=False)
     return folio, task_context(folio, options)
 
 
