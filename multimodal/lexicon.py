@@ -14,6 +14,8 @@ a cover's title and author with noise, among taglines and blurbs.
   matched by its main title alone (``title_variants``): a cover prints the subtitle small or not at all,
   and a reader types the main title. OCR runs a cover's words together ("GLIINTERNATI"): a word that
   matches two neighbouring words of the book written as one counts as both (``aligned_words``).
+  Words are folded as the full-text index folds them: lower case, accents dropped — a reader types "perche" for
+  "Perché", and OCR reads accents that are not there ("THE PIOÑÉERS").
 - ``phrase_match`` (stage 2): the longest run of the query's words found word for word, in order, in
   the book's title, author or description — what a reader who quotes a line of the blurb types. A run
   of ``MIN_PHRASE_WORDS`` or more is a phrase; its share of the query (by word length) is the score.
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import unicodedata
 from difflib import SequenceMatcher
 
 import numpy as np
@@ -72,7 +75,9 @@ def label_match(asked: list[str], book: list[str]) -> float:
 
 
 def words(text: str) -> list[str]:
-    return utils.default_process(text).split()
+    """The text's words, folded: lower case, accents dropped, punctuation a space."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return utils.default_process("".join(char for char in decomposed if not unicodedata.combining(char))).split()
 
 
 def word_similarities(rows: list[str], columns: list[str]) -> np.ndarray:
