@@ -202,6 +202,17 @@ def rectify(rgb: np.ndarray, corners: np.ndarray, height: int = OUTPUT_HEIGHT) -
     return Image.fromarray(cv2.warpPerspective(rgb, matrix, (width, height), flags=cv2.INTER_AREA))
 
 
+def surroundings(photo: Image.Image, corners: np.ndarray, margin: float) -> Image.Image:
+    """The photo cut to an outline's bounding box grown by ``margin`` of its width and height on every side (the
+    outline found may be a cover's framed picture, its title printed just outside it)."""
+    left, top = corners.min(axis=0)
+    right, bottom = corners.max(axis=0)
+    grow_x, grow_y = margin * (right - left), margin * (bottom - top)
+    left, top = max(0.0, left - grow_x), max(0.0, top - grow_y)
+    right, bottom = min(photo.width, right + grow_x), min(photo.height, bottom + grow_y)
+    return photo.crop((round(left), round(top), round(right), round(bottom)))
+
+
 WINDOW_HEIGHTS = (0.9, 0.7, 0.5)  # of the frame's height, the largest first
 WINDOW_RATIO = 0.67  # width / height: a typical cover
 WINDOW_STRIDE = 0.5  # of the window's side

@@ -11,6 +11,10 @@ photo, when no outline was found or the whole photo matches a catalog cover bett
 ``region_confidence`` how cleanly the cover was found; search weighs the image signals by it
 (``multimodal.evidence``) and the result reports it (``SearchResult.cover_region``).
 
+The outline found is sometimes a cover's framed picture, its title printed just outside it, and a whole photo
+shrunk for OCR can leave a small cover's print illegible: when the region used reads next to nothing
+(``FEW_LETTERS``), the photo around the best outline (``OCR_MARGIN``) is read instead.
+
 An outline is accepted in only about half of the scenes, and the whole photo's vector describes the
 table as much as the cover. So the image channel casts a wider net: ``PhotoReading.other_region_vectors``
 holds the vectors of the other candidate regions — the whole photo or the outline not used, the next
@@ -31,11 +35,13 @@ import numpy as np
 from PIL import Image
 
 from multimodal.fingerprint import phash
-from multimodal.localise import CoverRegion, Outline, cover_outlines, locate_cover, rectify, window_crops
+from multimodal.localise import CoverRegion, Outline, cover_outlines, locate_cover, rectify, surroundings, window_crops
 from multimodal.models import Models
 
 SEARCHED_OUTLINES = 3  # the best outlines found, accepted or not, whose regions the covers are searched with
 SEARCH_REGION_HEIGHT = 256  # pixels: a searched outline is rectified this tall (its vector needs no more)
+FEW_LETTERS = 6  # text read on the region used with fewer letters than this is read again around the best outline
+OCR_MARGIN = 0.15  # ... the outline's bounding box grown by this share of its size on every side
 
 
 @dataclass
@@ -92,6 +98,9 @@ def read_photo(
     lap("cover_vectors")
     text = models.cover_reader.read(cover) if models.cover_reader is not None else ""
     lap("ocr")
+    if models.cover_reader is not None and letters(text) < FEW_LETTERS and outlines:
+        text = models.cover_reader.read(surroundings(photo, outlines[0].corners, OCR_MARGIN)) or text
+        lap("ocr_around_outline")
     return PhotoReading(
         image_vector=cover_vector,
         image_phash=cover_hash,
@@ -101,6 +110,10 @@ def read_photo(
         other_region_vectors=np.delete(vectors, used, axis=0),
         timings_ms=timings,
     )
+
+
+def letters(text: str) -> int:
+    return sum(char.isalnum() for char in text)
 
 
 def search_regions(photo: Image.Image, outlines: Sequence[Outline], budget: int) -> list[Image.Image]:

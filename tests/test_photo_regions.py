@@ -5,12 +5,13 @@ was not found; a frame-filling photo still finds its cover first; the clip profi
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from multimodal import Folio, Settings, localise, photo_query
 from multimodal.images import load_image
@@ -111,3 +112,35 @@ def test_the_clip_profile_searches_its_few_regions_too(clip_folio, sample_catalo
     assert query.image_regions is not None and 1 <= len(query.image_regions) <= budget - 1  # besides the one used
     assert not any(np.allclose(row, query.image_vector) for row in query.image_regions)
     assert clip_folio.search(image=photo, k=3).hits
+
+
+def framed_picture_cover() -> tuple[Image.Image, np.ndarray]:
+    """A scene of a cover whose picture is framed below its title (as many a paperback's): the photo, and the
+    frame's corners in it — an outline the localiser may take for the cover."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "assets"))
+    from make_sample_catalog import BOLD_FONTS, load_font
+
+    cover = Image.new("RGB", (400, 600), (236, 232, 214))
+    draw = ImageDraw.Draw(cover)
+    draw.text((200, 70), "SALT HARBOUR", font=load_font(BOLD_FONTS, 44), fill=(20, 20, 20), anchor="mm")
+    rng = np.random.default_rng(3)
+    picture = cv2.GaussianBlur(rng.integers(0, 255, (470, 370, 3), dtype=np.uint8), (0, 0), 6)
+    cover.paste(Image.fromarray(picture), (15, 115))
+    draw.rectangle((15, 115, 385, 585), outline=(10, 10, 10), width=6)
+    photo = Image.new("RGB", (720, 960), (150, 140, 120))
+    photo.paste(cover, (160, 180))
+    frame = np.float32([(175, 295), (545, 295), (545, 765), (175, 765)])
+    return photo, frame
+
+
+def test_words_printed_outside_the_outline_found_are_read(offline_folio, monkeypatch):
+    """The outline found is the cover's framed picture, which holds no word: the title printed just above it is
+    read from the photo around the outline (``OCR_MARGIN``)."""
+    photo, frame = framed_picture_cover()
+    monkeypatch.setattr(photo_query, "cover_outlines", lambda photo, limit: [localise.Outline(frame, 0.9)])
+    models = offline_folio.searcher.models
+    reading = photo_query.read_photo(photo, models, offline_folio.searcher.encode_images)
+    assert reading.region == "cover"
+    assert "SALT HARBOUR" in reading.cover_text.upper()
+    monkeypatch.setattr(photo_query, "FEW_LETTERS", 0)  # the outline's own region alone reads no word
+    assert "HARBOUR" not in photo_query.read_photo(photo, models, offline_folio.searcher.encode_images).cover_text
