@@ -13,7 +13,8 @@ photo, when no outline was found or the whole photo matches a catalog cover bett
 
 The outline found is sometimes a cover's framed picture, its title printed just outside it, and a whole photo
 shrunk for OCR can leave a small cover's print illegible: when the region used reads next to nothing
-(``FEW_LETTERS``), the photo around the best outline (``OCR_MARGIN``) is read instead.
+(``FEW_LETTERS``), the photo around the best outline (``OCR_MARGIN``) is read, and its words are used when they
+are more than a stray letter or two.
 
 An outline is accepted in only about half of the scenes, and the whole photo's vector describes the
 table as much as the cover. So the image channel casts a wider net: ``PhotoReading.other_region_vectors``
@@ -99,7 +100,8 @@ def read_photo(
     text = models.cover_reader.read(cover) if models.cover_reader is not None else ""
     lap("ocr")
     if models.cover_reader is not None and letters(text) < FEW_LETTERS and outlines:
-        text = models.cover_reader.read(surroundings(photo, outlines[0].corners, OCR_MARGIN)) or text
+        around = models.cover_reader.read(surroundings(photo, outlines[0].corners, OCR_MARGIN))
+        text = around if letters(around) >= FEW_LETTERS else text  # a stray letter or two is no reading
         lap("ocr_around_outline")
     return PhotoReading(
         image_vector=cover_vector,
