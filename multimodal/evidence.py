@@ -112,6 +112,7 @@ class PhotoEvidence:
     works: Mapping[str, str] = field(default_factory=dict)  # book id → its work (``work_of``); twins share one
     verified_book: str = ""  # the candidate whose cover was verified as the photographed one ("" when none)
     feature_votes: tuple[tuple[str, float], ...] = ()  # every (book id, cover_features), best first
+    keypoint_matches: tuple[tuple[str, float], ...] = ()  # every (book id, cover_keypoints) matched, best first
 
     def work(self, book_id: str) -> str:
         return self.works.get(book_id, book_id)
@@ -123,6 +124,13 @@ class PhotoEvidence:
     def votes_lead(self, book_id: str, value: float) -> float:
         """How far a candidate's share of the photo's features (``cover_features``) leads another work's best."""
         return self._lead(self.feature_votes, book_id, value)
+
+    def verified_over(self, book_id: str, value: float, level: float) -> bool:
+        """Whether another work's cover reached the verified ``level`` at the photo's centre, above ``value``."""
+        return any(
+            self.work(other) != self.work(book_id) and match >= level and match > value
+            for other, match in self.keypoint_matches
+        )
 
     def _lead(self, ordered: tuple[tuple[str, float], ...], book_id: str, value: float) -> float:
         others = [match for other, match in ordered if self.work(other) != self.work(book_id)]
@@ -207,6 +215,9 @@ def photo_evidence(
     by_image = {book_id: values.get("image_vs_cover", -1.0) for book_id, values in candidates.items()}
     by_text = sorted(((values.get("ocr_title_match", 0.0), book_id) for book_id, values in candidates.items()))
     by_votes = sorted(((values.get(FEATURES_SIGNAL, 0.0), book_id) for book_id, values in candidates.items()))
+    by_keypoints = sorted(
+        (values[KEYPOINT_SIGNAL], book_id) for book_id, values in candidates.items() if KEYPOINT_SIGNAL in values
+    )
     return PhotoEvidence(
         text=text_evidence(candidates, works, tuning),
         image=max(region_confidence, decisive),
@@ -216,6 +227,7 @@ def photo_evidence(
         works=dict(works),
         verified_book=verified_cover(candidates, works, tuning),
         feature_votes=tuple((book_id, value) for value, book_id in reversed(by_votes)),
+        keypoint_matches=tuple((book_id, value) for value, book_id in reversed(by_keypoints)),
     )
 
 
@@ -277,22 +289,25 @@ def identifies(
 ) -> bool:
     """Whether the photo identifies its first hit (else: probably a book the catalog does not hold).
 
-    Never when the photographed cover was verified to be another work's (``verified_keypoints``), or the first
-    hit's own cover was found beside it (``beside_keypoints``). Else: its cover was verified as the photographed
-    one; or its title and author were read (``identified_text``), or mostly read and better than any other
-    work's (``identified_lead_text`` with a lead of ``identified_lead``) — either with at least
-    ``tuning.title_read`` of its title among the words, its title and author not a few letters lost among many
-    words read (``distinct_letters``, ``explained_share``; ``reading``: ``cover_reading``) — or its cover is also the
-    one the photo's cover looks most like, with some of its words read, or — when its cover was found in the
-    photo point for point (``pictured_keypoints``), or could not be matched — the picture decisive, or the two
-    covers near-duplicates (``pictured_similarity``), or its cover the one most of the photo's features are found
-    on, by a lead over every other work's (``pictured_votes``).
+    Never when the photographed cover was verified to be another work's (``verified_keypoints``; or another work's
+    cover reached that level above the first hit's, though not by ``keypoint_lead``: it lies at the centre, the
+    first hit's under or beside it), or the first hit's own cover was found beside it (``beside_keypoints``). Else:
+    its cover was verified as the photographed one; or its title and author were read (``identified_text``), or
+    mostly read and better than any other work's (``identified_lead_text`` with a lead of ``identified_lead``) —
+    either with at least ``tuning.title_read`` of its title among the words, its title and author not a few letters
+    lost among many words read (``distinct_letters``, ``explained_share``; ``reading``: ``cover_reading``) — or its
+    cover is also the one the photo's cover looks most like, with some of its words read, or — when its cover was
+    found in the photo point for point (``pictured_keypoints``), or could not be matched — the picture decisive, or
+    the two covers near-duplicates (``pictured_similarity``), or its cover the one most of the photo's features are
+    found on, by a lead over every other work's (``pictured_votes``).
     """
     if evidence.verified:
         return evidence.verified_as(first_id)
     keypoints = first.get(KEYPOINT_SIGNAL)  # None: not matched (no readable cover, or not among those scored)
     if keypoints is not None and keypoints <= -tuning.beside_keypoints:
         return False
+    if evidence.verified_over(first_id, -1.0 if keypoints is None else keypoints, tuning.verified_keypoints):
+        return False  # another work's cover was verified at the centre (if not by a lead), better than this one
     read = first.get("ocr_title_match", 0.0)
     lead = evidence.text_lead(first_id, read)
     pictured = evidence.pictured(first_id)

@@ -89,3 +89,26 @@ def test_a_cover_standing_out_stays_decisive_whatever_else_the_other_channels_br
     evidence = photo_evidence(candidates, region_confidence=0.0)
     assert evidence.decisive_image == alone.decisive_image
     assert identifies("pictured", candidates["pictured"], evidence)
+
+
+def test_a_cover_verified_at_the_centre_outranks_the_words_of_one_lying_under_it() -> None:
+    """The sample catalog's absent scene among other covers: the cover at the frame's centre is verified (0.72), if
+    not by the lead that makes it the photographed one, over a cover lying under it (0.44) whose title was read
+    whole. The words of the cover underneath do not identify its book; without a cover verified above it, they do."""
+    hollow = BookRecord(book_id="hollow", title="The Hollow Under Greywick", author="Morwenna Blight")
+    read = "HOLLOW UNDER GREYWICK THE DRAGON OF EMBER THE QUIET ORCHARD OF VELMONT MARA VELLINGHAST"
+    candidates = {
+        "hollow": {"ocr_title_match": title_match(read, hollow), "cover_keypoints": 0.44, "image_vs_cover": 0.4},
+        "dragon": {"ocr_title_match": 0.5, "cover_keypoints": 0.72, "image_vs_cover": 0.4},
+        "other": {"ocr_title_match": 0.1, "cover_keypoints": 0.0, "image_vs_cover": 0.3},
+    }
+    reading = cover_reading(read, hollow.title, hollow.author)
+
+    def said_found_with(dragon_keypoints: float) -> bool:
+        candidates["dragon"]["cover_keypoints"] = dragon_keypoints
+        evidence = photo_evidence(candidates, region_confidence=0.0)
+        assert not evidence.verified  # 0.3 ahead is what verifies a cover as the photographed one
+        return identifies("hollow", candidates["hollow"], evidence, reading=reading)
+
+    assert not said_found_with(0.72)
+    assert said_found_with(TUNING.verified_keypoints - 0.05)
