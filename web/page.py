@@ -318,7 +318,7 @@ def wire_search(
     searched.then(None, js=SCROLL_TO_RESULTS_JS, api_visibility="private")
     if text_examples is not None:
         text_examples.load_input_event.then(on_search, [outputs.view, *components], targets, api_visibility="private")
-    outputs.load_more.click(on_load_more, [outputs.view, *components], targets, api_visibility="private")
+    loaded_more = outputs.load_more.click(on_load_more, [outputs.view, *components], targets, api_visibility="private")
 
     def on_clear() -> tuple[Any, ...]:
         return (
@@ -328,7 +328,11 @@ def wire_search(
             gr.Column(visible=False),
         )
 
-    inputs.clear.click(on_clear, None, [*components, *targets], api_visibility="private")
+    # A search still running when Clear is clicked (a year box's blur fires one as the reader moves on) is cancelled:
+    # its late answer would bring the cleared filters back.
+    inputs.clear.click(
+        on_clear, None, [*components, *targets], api_visibility="private", cancels=[searched, loaded_more]
+    )
 
 
 def wire_detail(
