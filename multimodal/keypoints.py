@@ -45,10 +45,13 @@ T = TypeVar("T")
 
 PHOTO_SIDE = 640  # the photo's longest side when featurised
 # A scene's features spread over the covers and the table around the book; a blurred or glary cover keeps few of the
-# first thousand. With 2000, the right cover was verified in 3-7 more of 150 tuning scenes per catalog (genre 100 ->
-# 103, Italian 128 -> 135, romance 141 -> 144) and no more held-out books' photos had a cover verified; 640 px stayed
-# the best side (480, 800 and 960 verified fewer). About 25 ms more a query (docs/performance.md).
+# first thousand. Matched with 2000, the right cover was verified in 3-7 more of 150 tuning scenes per catalog (genre
+# 100 -> 103, Italian 128 -> 135, romance 141 -> 144) and no more held-out books' photos had a cover verified; 640 px
+# stayed the best side (480 and 800 verified fewer): ``benchmarks/picture_check.py --photo-features``.
 PHOTO_FEATURES = 2000
+# The cover-features channel's votes (``multimodal.cover_features``) are cast by the photo's 1000 strongest features,
+# as the channel was tuned: with 2000, the background's features outvoted the photographed cover in the tests' scenes.
+VOTE_FEATURES = 1000
 COVER_HEIGHT = 300  # a catalog cover is featurised at this height (thumbnails are 200–500 px tall)
 COVER_FEATURES = 300
 RATIO = 0.8  # Lowe's ratio test: a match must be this much closer than the second best
@@ -148,8 +151,14 @@ def keypoints_of(image: Image.Image | np.ndarray, scale: float, features: int, k
 
 
 def photo_keypoints(photo: Image.Image) -> Keypoints:
-    """The query photo's features, at ``PHOTO_SIDE`` pixels on its longest side (the grey image kept)."""
+    """The query photo's features as covers are matched to them, at ``PHOTO_SIDE`` pixels on its longest side (the
+    grey image kept)."""
     return keypoints_of(photo, min(1.0, PHOTO_SIDE / max(photo.size)), PHOTO_FEATURES, keep_image=True)
+
+
+def photo_vote_keypoints(photo: Image.Image) -> Keypoints:
+    """The query photo's features as they vote for covers (``VOTE_FEATURES``), at ``PHOTO_SIDE`` pixels."""
+    return keypoints_of(photo, min(1.0, PHOTO_SIDE / max(photo.size)), VOTE_FEATURES)
 
 
 def cover_keypoints(cover: Image.Image) -> Keypoints:
