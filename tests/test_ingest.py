@@ -115,6 +115,16 @@ def test_bad_rows_are_reported_and_the_rest_lands(offline_models, tmp_path):
     assert next(e for e in reported if e["book_id"] == "missing-file")["row"] == 8
 
 
+def test_a_catalog_of_titles_alone_is_told_of_ocr(offline_models, tmp_path):
+    """Most books with neither author nor description: the report says what --ocr would store for them."""
+    rows = good_rows(tmp_path, 4)
+    thin = [row | {"author": "", "description": ""} if i < 3 else row for i, row in enumerate(rows)]
+    summary, _ = run(offline_models, tmp_path / "thin", write_catalog(tmp_path, thin))
+    assert "3 of 4 books have no author and no description: --ocr" in summary.report()
+    summary, _ = run(offline_models, tmp_path / "full", write_catalog(tmp_path, rows))
+    assert "--ocr" not in summary.report()
+
+
 def test_blank_cover_book_is_searchable_by_text(offline_models, tmp_path):
     from multimodal import open_search
 
