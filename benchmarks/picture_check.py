@@ -11,7 +11,12 @@ the photos are drawn again and each of their first stage-2 candidates is matched
   ahead of every other candidate's, ``evidence.verified_cover``'s rule; twins not told apart) and in how many
   photos of held-out books some cover is.
 
+With ``--photo-features`` / ``--photo-sides`` (comma-separated), the photos are featurised again at each of those
+counts and sides (``keypoints.PHOTO_FEATURES``, ``PHOTO_SIDE``) and the same two counts are printed for each, with
+the check as search runs it: how many features a scene's photo needs for its cover to be verified.
+
     python benchmarks/picture_check.py CATALOG --map … --data-dir STORE --report tune-CATALOG.json
+    python benchmarks/picture_check.py … --report tune-CATALOG.json --photo-features 1000,1500,2000 --photo-sides 640
 """
 
 from __future__ import annotations
@@ -63,6 +68,21 @@ def matches(folio: Folio, context: TaskContext, report: dict) -> list[tuple[str,
     return found
 
 
+def photo_settings(folio: Folio, context: TaskContext, report: dict, features: list[int], sides: list[int]) -> None:
+    """The verified counts with the photos featurised at each count and side (the module's values set for the run)."""
+    kept = (keypoints.PHOTO_FEATURES, keypoints.PHOTO_SIDE)
+    print("photos featurised again (features, longest side): right cover verified in scenes / some cover verified")
+    print("in the held-out books' photos:")
+    for count in features:
+        for side in sides:
+            keypoints.PHOTO_FEATURES, keypoints.PHOTO_SIDE = count, side
+            photos = matches(folio, context, report)
+            right_verified = sum(verified(c, True) == book for task, book, c in photos if task == "scene")
+            absent_verified = sum(bool(verified(c, True)) for task, _, c in photos if task == "absent_scene")
+            print(f"  {count:>5} features, {side:>4} px   {right_verified:>4} / {absent_verified}")
+    keypoints.PHOTO_FEATURES, keypoints.PHOTO_SIDE = kept
+
+
 def verified(candidates: list[tuple[str, CoverMatch]], with_check: bool) -> str:
     values = sorted(
         ((found if with_check else replace(found, agreement=0.0)).photographed(), book_id)
@@ -78,10 +98,18 @@ def verified(candidates: list[tuple[str, CoverMatch]], with_check: bool) -> str:
 def main() -> None:
     parser = photos_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--report", type=Path, required=True, help="its photos are drawn again (its seed and sample)")
+    parser.add_argument("--photo-features", help="comma-separated feature counts to featurise the photos with")
+    parser.add_argument("--photo-sides", help="comma-separated longest sides (pixels) to featurise the photos at")
     args = parser.parse_args()
     report = json.loads(args.report.read_text())
     args.seed, args.sample = report["seed"], report["sample"]
-    photos = matches(*open_photos(args), report)
+    folio, context = open_photos(args)
+    if args.photo_features or args.photo_sides:
+        features = [int(value) for value in (args.photo_features or str(keypoints.PHOTO_FEATURES)).split(",")]
+        sides = [int(value) for value in (args.photo_sides or str(keypoints.PHOTO_SIDE)).split(",")]
+        photo_settings(folio, context, report, features, sides)
+        return
+    photos = matches(folio, context, report)
     right, absent = [], []
     for task, book_id, candidates in photos:
         for candidate, found in candidates:
