@@ -99,7 +99,8 @@ def report(kind: str, path: QueryPath, totals: list[float], stages: dict[str, li
     print(f"\n{kind} photos, {path.name}: {len(totals)}; whole query median {percentile(totals, 0.5):.0f} ms, "
           f"p95 {percentile(totals, 0.95):.0f} ms")  # fmt: skip
     for stage, values in stages.items():
-        print(f"  {stage:<22} median {percentile(values, 0.5):7.1f} ms   p95 {percentile(values, 0.95):7.1f} ms")
+        some = f"   (in {len(values)} of the {len(totals)} queries)" if len(values) < len(totals) else ""
+        print(f"  {stage:<24} median {percentile(values, 0.5):7.1f} ms   p95 {percentile(values, 0.95):7.1f} ms{some}")
 
 
 def main() -> None:
