@@ -47,7 +47,8 @@ PHOTO_SIDE = 640  # the photo's longest side when featurised
 # A scene's features spread over the covers and the table around the book; a blurred or glary cover keeps few of the
 # first thousand. Matched with 2000, the right cover was verified in 3-7 more of 150 tuning scenes per catalog (genre
 # 100 -> 103, Italian 128 -> 135, romance 141 -> 144) and no more held-out books' photos had a cover verified; 640 px
-# stayed the best side (480 and 800 verified fewer): ``benchmarks/picture_check.py --photo-features``.
+# stayed the side (480 px verified one Italian cover more and genre's and romance's fewer, 800 px fewer everywhere):
+# ``benchmarks/picture_check.py --photo-features``.
 PHOTO_FEATURES = 2000
 # The cover-features channel's votes (``multimodal.cover_features``) are cast by the photo's 1000 strongest features,
 # as the channel was tuned: with 2000, the background's features outvoted the photographed cover in the tests' scenes.
