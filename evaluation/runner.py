@@ -51,6 +51,7 @@ class EvalOptions:
     allow_outside: bool = False
     progress: bool = True
     absent: float = 0.0  # the share of the catalog held out at ingest (for the not-in-catalog task)
+    ocr: bool = False  # an empty store is ingested with each cover's words read and stored (ingest --ocr)
 
 
 def catalog_ids(options: EvalOptions) -> list[str]:
@@ -138,6 +139,7 @@ def ensure_ingested(folio: Folio, options: EvalOptions) -> None:
             images_dir=images_dir,
             columns=columns,
             allow_outside=options.allow_outside,
+            ocr=options.ocr,
             cache_dir=folio.settings.data_dir / "cover-cache",
             progress=options.progress,
         ),
@@ -245,6 +247,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="SHARE",
         help="when ingesting an empty store, hold this share of the catalog out (the absent task asks for them)",
     )
+    parser.add_argument(
+        "--ocr", action="store_true", help="when ingesting an empty store, store each cover's words (ingest --ocr)"
+    )
     parser.add_argument("--report", type=Path, help="write the JSON report (metrics and every query) here")
     parser.add_argument("--allow-outside", action="store_true", help="allow cover paths outside the catalog's folders")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -268,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
             allow_outside=args.allow_outside,
             progress=not args.no_progress,
             absent=args.absent,
+            ocr=args.ocr,
         )
         if not args.catalog.exists():
             raise FolioError(f"catalog not found: {args.catalog}")

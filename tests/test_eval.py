@@ -141,3 +141,14 @@ def test_a_held_out_book_whose_work_is_stored_under_another_record_is_not_asked_
         for verdict in ("not_in_catalog", "matches", "found", "not_in_catalog")
     ]
     assert confidence_rates(outcomes).rates == {"no_confident_match_photos": 0.75}
+
+
+def test_an_empty_store_is_ingested_with_the_covers_words_when_asked(sample_catalog: Path, tmp_path: Path):
+    """``--ocr`` ingests the catalog as ``python -m ingest --ocr`` does: each cover's words are stored with its book
+    (the sample's covers print their title and author)."""
+    argv = [str(sample_catalog), "--profile", "offline", "--tasks", "title", "--sample", "2", "--no-progress"]
+    assert main([*argv, "--data-dir", str(tmp_path / "read"), "--ocr"]) == 0
+    assert main([*argv, "--data-dir", str(tmp_path / "plain")]) == 0
+    read = Folio.open(Settings(profile="offline", data_dir=tmp_path / "read")).book("sample-003")
+    plain = Folio.open(Settings(profile="offline", data_dir=tmp_path / "plain")).book("sample-003")
+    assert "LIGHTHOUSE" in read.cover_text.upper() and plain.cover_text == ""
