@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import random
 import re
-import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from typing import Any, Protocol
 
 from ingest.readers import CatalogRow, ColumnMap, read_catalog
 from multimodal import BookRecord
+from multimodal.lexicon import without_accents
 from multimodal.settings import Settings
 
 SPLIT_SEEDS = {"held-out": 1, "tuning": 2}
@@ -112,8 +112,7 @@ def normalise(text: str) -> str:
 
 def fold(text: str) -> str:
     """Case and diacritics folded ("Città" → "citta"), for comparisons that a reader's typing must not break."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(char for char in decomposed if not unicodedata.combining(char))
+    return without_accents(text.casefold())
 
 
 def same_key_groups(records: Iterable[BookRecord], key: Callable[[BookRecord], str]) -> dict[str, frozenset[str]]:

@@ -76,8 +76,13 @@ def label_match(asked: list[str], book: list[str]) -> float:
 
 def words(text: str) -> list[str]:
     """The text's words, folded: lower case, accents dropped, punctuation a space."""
+    return utils.default_process(without_accents(text)).split()
+
+
+def without_accents(text: str) -> str:
+    """The text with its diacritics dropped ("Città" → "Citta")."""
     decomposed = unicodedata.normalize("NFKD", text)
-    return utils.default_process("".join(char for char in decomposed if not unicodedata.combining(char))).split()
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
 def word_similarities(rows: list[str], columns: list[str]) -> np.ndarray:
