@@ -151,15 +151,24 @@ def keypoints_of(image: Image.Image | np.ndarray, scale: float, features: int, k
     return Keypoints(points, descriptors, (grey.shape[1], grey.shape[0]), grey if keep_image else None)
 
 
-def photo_keypoints(photo: Image.Image) -> Keypoints:
-    """The query photo's features as covers are matched to them, at ``PHOTO_SIDE`` pixels on its longest side (the
-    grey image kept)."""
-    return keypoints_of(photo, min(1.0, PHOTO_SIDE / max(photo.size)), PHOTO_FEATURES, keep_image=True)
+def photo_grey(photo: Image.Image) -> np.ndarray:
+    """The query photo's grey levels at ``PHOTO_SIDE`` pixels on its longest side, where its features are found."""
+    grey = np.asarray(photo.convert("L"))
+    scale = min(1.0, PHOTO_SIDE / max(photo.size))
+    return grey if scale == 1 else cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
 
 
-def photo_vote_keypoints(photo: Image.Image) -> Keypoints:
-    """The query photo's features as they vote for covers (``VOTE_FEATURES``), at ``PHOTO_SIDE`` pixels."""
-    return keypoints_of(photo, min(1.0, PHOTO_SIDE / max(photo.size)), VOTE_FEATURES)
+def photo_keypoints(photo: Image.Image | np.ndarray) -> Keypoints:
+    """The query photo's features as covers are matched to them (the grey image kept); ``photo``: the photo, or its
+    ``photo_grey`` when already computed."""
+    grey = photo if isinstance(photo, np.ndarray) else photo_grey(photo)
+    return keypoints_of(grey, 1.0, PHOTO_FEATURES, keep_image=True)
+
+
+def photo_vote_keypoints(photo: Image.Image | np.ndarray) -> Keypoints:
+    """The query photo's features as they vote for covers (``VOTE_FEATURES``); ``photo`` as ``photo_keypoints``."""
+    grey = photo if isinstance(photo, np.ndarray) else photo_grey(photo)
+    return keypoints_of(grey, 1.0, VOTE_FEATURES)
 
 
 def cover_keypoints(cover: Image.Image) -> Keypoints:
