@@ -8,7 +8,7 @@ the photos are drawn again and each of their first stage-2 candidates is matched
   the check): the right cover's in scene photos, and any cover's in photos of books held out of the store;
 - for a grid of the check's constants (``AGREEMENT_FLOOR``, ``AGREEMENT_FULL``, ``AGREEING_INLIERS``; set on the
   module for the replay), in how many scenes the right cover is verified (``photographed`` at least 0.5 and 0.3
-  ahead of every other candidate's, ``evidence.verified_cover``'s rule; twins not told apart) and in how many
+  ahead of every other candidate's: ``evidence.verified_cover``; twins not told apart) and in how many
   photos of held-out books some cover is.
 
 With ``--photo-features`` / ``--photo-sides`` (comma-separated), the photos are featurised again at each of those
@@ -30,6 +30,7 @@ from scene_recall import open_photos, photos_parser
 
 from evaluation.tasks import TASKS, TaskContext
 from multimodal import keypoints
+from multimodal.evidence import KEYPOINT_SIGNAL, verified_cover
 from multimodal.folio import Folio
 from multimodal.images import load_image
 from multimodal.keypoints import CoverMatch, cover_thumbnail, match, photo_keypoints
@@ -84,15 +85,12 @@ def photo_settings(folio: Folio, context: TaskContext, report: dict, features: l
 
 
 def verified(candidates: list[tuple[str, CoverMatch]], with_check: bool) -> str:
-    values = sorted(
-        ((found if with_check else replace(found, agreement=0.0)).photographed(), book_id)
+    """The candidate search would verify as the photographed cover (``evidence.verified_cover``), "" for none."""
+    signals = {
+        book_id: {KEYPOINT_SIGNAL: (found if with_check else replace(found, agreement=0.0)).photographed()}
         for book_id, found in candidates
-    )[::-1]
-    if not values:
-        return ""
-    best, book_id = values[0]
-    runner_up = max([value for value, _ in values[1:]] + [0.0])
-    return book_id if best >= 0.5 and best - runner_up >= 0.3 else ""
+    }
+    return verified_cover(signals, {})
 
 
 def main() -> None:
