@@ -147,9 +147,10 @@ def ensure_ingested(folio: Folio, options: EvalOptions) -> None:
     print(job.run().report(), file=sys.stderr)
 
 
-def task_context(folio: Folio, options: EvalOptions) -> TaskContext:
-    """What the tasks draw their queries from: the catalog's books in the store, and those held out of it at ingest."""
-    ids = catalog_ids(options)
+def task_context(folio: Folio, options: EvalOptions, ids: list[str] | None = None) -> TaskContext:
+    """What the tasks draw their queries from: the catalog's books in the store, and those held out of it at ingest
+    (``ids``: the catalog's, when already read)."""
+    ids = catalog_ids(options) if ids is None else ids
     records = list(folio.books(ids).values())
     if not records:
         raise FolioError(f"none of the {len(ids)} books of {options.catalog} is in the store {folio.location}")
@@ -171,13 +172,14 @@ def evaluate(folio: Folio, options: EvalOptions) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"unknown task(s) {', '.join(unknown)}; tasks are {', '.join(TASKS)}")
     ensure_ingested(folio, options)
-    context = task_context(folio, options)
+    ids = catalog_ids(options)
+    context = task_context(folio, options, ids)
     report: dict[str, Any] = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "catalog": str(options.catalog),
         "profile": folio.profile,
         "store": folio.location,
-        "catalog_books": len(catalog_ids(options)),
+        "catalog_books": len(ids),
         "store_books": folio.count(),
         "seed": options.seed,
         "split": split_name(options.seed),
