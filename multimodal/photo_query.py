@@ -43,6 +43,7 @@ SEARCHED_OUTLINES = 3  # the best outlines found, accepted or not, whose regions
 SEARCH_REGION_HEIGHT = 256  # pixels: a searched outline is rectified this tall (its vector needs no more)
 FEW_LETTERS = 6  # text read on the region used with fewer letters than this is read again around the best outline
 OCR_MARGIN = 0.15  # ... the outline's bounding box grown by this share of its size on every side
+OCR_OUTLINE_SCORE = 0.1  # when the whole photo is used, the best outline scoring this (not accepted) is read too
 
 
 @dataclass
@@ -99,6 +100,11 @@ def read_photo(
     lap("cover_vectors")
     text = models.cover_reader.read(cover) if models.cover_reader is not None else ""
     lap("ocr")
+    if models.cover_reader is not None and not region.found and outlines and outlines[0].score >= OCR_OUTLINE_SCORE:
+        rgb = np.asarray(photo.convert("RGB"))
+        inside = models.cover_reader.read(rectify(rgb, outlines[0].corners))
+        text = joined(inside, text)
+        lap("ocr_outline")
     if models.cover_reader is not None and letters(text) < FEW_LETTERS and outlines:
         around = models.cover_reader.read(surroundings(photo, outlines[0].corners, OCR_MARGIN))
         text = around if letters(around) >= FEW_LETTERS else text  # a stray letter or two is no reading
@@ -112,6 +118,12 @@ def read_photo(
         other_region_vectors=np.delete(vectors, used, axis=0),
         timings_ms=timings,
     )
+
+
+def joined(first: str, second: str) -> str:
+    """Two readings as one text: ``first``, then the words of ``second`` it does not hold."""
+    seen = set(first.casefold().split())
+    return " ".join([first, *(word for word in second.split() if word.casefold() not in seen)]).strip()
 
 
 def letters(text: str) -> int:

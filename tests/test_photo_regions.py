@@ -144,3 +144,38 @@ def test_words_printed_outside_the_outline_found_are_read(offline_folio, monkeyp
     assert "SALT HARBOUR" in reading.cover_text.upper()
     monkeypatch.setattr(photo_query, "FEW_LETTERS", 0)  # the outline's own region alone reads no word
     assert "HARBOUR" not in photo_query.read_photo(photo, models, offline_folio.searcher.encode_images).cover_text
+
+
+def small_print_scene() -> Image.Image:
+    """A large photo of a cover whose title is printed small: legible on the rectified cover, not on the whole
+    photo shrunk for OCR, nor on the photo around the outline."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "assets"))
+    from make_sample_catalog import BOLD_FONTS, load_font
+
+    cover = Image.new("RGB", (600, 900), (40, 60, 110))
+    ImageDraw.Draw(cover).text(
+        (300, 160), "LANTERN COVE", font=load_font(BOLD_FONTS, 18), fill=(245, 235, 200), anchor="mm"
+    )
+    photo = Image.new("RGB", (1500, 2000), (190, 180, 160))
+    photo.paste(cover.rotate(4, expand=True, fillcolor=(190, 180, 160)), (430, 520))
+    return photo
+
+
+def test_the_best_outline_is_read_too_when_the_whole_photo_is_used(offline_folio, monkeypatch):
+    """genre-covers' tuning split: an outline scored short of acceptance (its corner out of the frame), so the whole
+    photo was the region used, and OCR on it read only a neighbour's letters; the outline rectified reads the
+    title ("NINETEEN EIGHTY-FOUR"). Both readings are kept: the outline's words first."""
+    photo = small_print_scene()
+    monkeypatch.setattr(localise, "MIN_SCORE", 2.0)  # no outline accepted: the whole photo is the region used
+    models, encode = offline_folio.searcher.models, offline_folio.searcher.encode_images
+    reading = photo_query.read_photo(photo, models, encode)
+    assert reading.region == "whole"
+    assert "LANTERN COVE" in reading.cover_text.upper()
+    monkeypatch.setattr(photo_query, "OCR_OUTLINE_SCORE", 2.0)  # no outline read: the whole photo's print is too small
+    assert "LANTERN" not in photo_query.read_photo(photo, models, encode).cover_text.upper()
+
+
+def test_two_readings_join_without_repeating_a_word():
+    assert photo_query.joined("NINETEEN EIGHTY-FOUR", "ENSTEL eighty-four") == "NINETEEN EIGHTY-FOUR ENSTEL"
+    assert photo_query.joined("", "ENSTEL") == "ENSTEL"
+    assert photo_query.joined("TITLE", "") == "TITLE"
