@@ -68,6 +68,7 @@ class EvidenceTuning:
     identified_lead_text: float = 0.7  # ... or reaches this and leads every other candidate by identified_lead
     identified_lead: float = 0.2
     agreeing_text: float = 0.3  # ... or is also the best cover match and reaches this
+    agreeing_letters: float = 5.0  # ... with at least this many letters of its title and author read ("THE" is none)
     identified_image: float = 0.5  # ... or is the best cover match by this decisiveness
     pictured_similarity: float = 0.97  # ... or is the best cover match with at least this similarity
     # The words alone identify a book only when this share of its *title* was read: an author's name read whole
@@ -319,7 +320,7 @@ def identifies(
     return (
         (titled and read >= tuning.identified_text)
         or (titled and read >= tuning.identified_lead_text and lead >= tuning.identified_lead)
-        or (pictured and read >= tuning.agreeing_text)
+        or (pictured and read >= tuning.agreeing_text and reading.label_letters >= tuning.agreeing_letters)
         or (pictured and found_in_photo and evidence.decisive_image >= tuning.identified_image)
         or (pictured and found_in_photo and first.get("image_vs_cover", 0.0) >= tuning.pictured_similarity)
         or (pictured and found_in_photo and votes >= tuning.pictured_votes)

@@ -112,3 +112,21 @@ def test_a_cover_verified_at_the_centre_outranks_the_words_of_one_lying_under_it
 
     assert not said_found_with(0.72)
     assert said_found_with(TUNING.verified_keypoints - 0.05)
+
+
+def test_a_stop_word_read_is_not_the_words_that_agree_with_the_picture() -> None:
+    """genre-covers' tuning split: a held-out book's photo read only "THE", and the candidate whose cover looked
+    most like it was *The Prince*. "THE" lies inside that title (its title match is 0.87), but it names nothing:
+    the picture and the words agree only when a few letters of the title or author were read."""
+    prince = BookRecord(book_id="prince", title="The Prince")
+    candidates = {f"look-{i}": {"image_vs_cover": 0.5 + 0.015 * i, "ocr_title_match": 0.0} for i in range(10)}
+
+    def said_found_reading(read: str) -> bool:
+        candidates["prince"] = {"image_vs_cover": 0.66, "ocr_title_match": title_match(read, prince)}
+        evidence = photo_evidence(candidates, region_confidence=0.0)
+        assert evidence.pictured("prince") and evidence.decisive_image < TUNING.identified_image
+        return identifies("prince", candidates["prince"], evidence, reading=cover_reading(read, prince.title))
+
+    assert title_match("THE", prince) >= TUNING.agreeing_text
+    assert not said_found_reading("THE")
+    assert said_found_reading("PRINCE")  # a word of the title read, on the cover that looks most like the photo
