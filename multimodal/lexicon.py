@@ -37,9 +37,10 @@ MIN_FUZZY_LENGTH = 4  # shorter words ("a", "of", "the", "ann") must match exact
 MIN_WORD_SIMILARITY = 0.75  # below this two words are not the same word misspelt
 LESSER_COVERAGE_WEIGHT = 0.2
 MIN_PHRASE_WORDS = 3  # fewer words in a row are a coincidence, not a quote ("of the", "love story")
-# Where a subtitle starts: a colon, semicolon or dash between words, a bracket ("Plays (36)"), or a full stop
-# after a word of four letters or more (not "Dr. Jekyll", "St. Nicholas").
-SUBTITLE_START = re.compile(r"(?<=\w)[:;]\s+|(?<=\w{4})\.\s+|\s+[-–—]\s+|\s*[(\[]")
+# Where a subtitle starts: a colon, semicolon or dash between words, a bracket ("Plays (36)"), a question or
+# exclamation mark followed by more words ("Che cos'è la vita? La cellula vivente …"), or a full stop after a word of
+# four letters or more (not "Dr. Jekyll", "St. Nicholas").
+SUBTITLE_START = re.compile(r"(?<=\w)[:;?!]\s+|(?<=\w{4})\.\s+|\s+[-–—]\s+|\s*[(\[]")
 
 
 def label(record: BookRecord) -> str:

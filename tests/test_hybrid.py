@@ -216,3 +216,8 @@ def test_a_cover_showing_only_the_main_title_matches_the_book_whole() -> None:
     assert title_match("Zen e multiversi guida", other) > title_match("Zen e multiversi guida", zen)
     assert title_variants("Dr. Jekyll and Mr. Hyde") == ["Dr. Jekyll and Mr. Hyde"]  # an abbreviation is no subtitle
     assert title_variants("Works [37 plays, 6 poems, sonnets]") == ["Works [37 plays, 6 poems, sonnets]"]  # too generic
+    # Italian non-fiction asks its main title: Italian-covers' tuning split read "CHE COS'È LA VITA? ADELPHI" whole.
+    vita = BookRecord(book_id="v", title="Che cos'è la vita? La cellula vivente dal punto di vista fisico")
+    assert title_variants(vita.title)[1] == "Che cos'è la vita"
+    assert title_match("Ervin Schrödingr CHE COS'È LA VITA? ADELPHI", vita) > 0.8  # 0.71: its full title's share
+    assert title_variants("Eureka! Centouno strane storie") == ["Eureka! Centouno strane storie"]  # one word: no title
