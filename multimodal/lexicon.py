@@ -51,9 +51,13 @@ MIN_MAIN_TITLE_WORDS = 2  # "Works [37 plays, 6 poems]", "Novels (…)": one gen
 
 
 def title_variants(title: str) -> list[str]:
-    """The title, and its main title when it has a subtitle (the words before the first ``SUBTITLE_START``)."""
-    main = SUBTITLE_START.split(title, maxsplit=1)[0].strip()
-    return [title, main] if len(words(main)) >= MIN_MAIN_TITLE_WORDS and main != title.strip() else [title]
+    """The title, and its main title when it has a subtitle: the words before the first ``SUBTITLE_START`` that
+    follows ``MIN_MAIN_TITLE_WORDS`` words or more ("HELP! I'm Living with a (Man) Boy": before the bracket)."""
+    for start in SUBTITLE_START.finditer(title):
+        main = title[: start.start()].strip()
+        if len(words(main)) >= MIN_MAIN_TITLE_WORDS:
+            return [title, main]
+    return [title]
 
 
 def title_match(query: str, record: BookRecord) -> float:

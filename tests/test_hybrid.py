@@ -221,3 +221,4 @@ def test_a_cover_showing_only_the_main_title_matches_the_book_whole() -> None:
     assert title_variants(vita.title)[1] == "Che cos'è la vita"
     assert title_match("Ervin Schrödingr CHE COS'È LA VITA? ADELPHI", vita) > 0.8  # 0.71: its full title's share
     assert title_variants("Eureka! Centouno strane storie") == ["Eureka! Centouno strane storie"]  # one word: no title
+    assert title_variants("HELP! I'm Living with a (Man) Boy")[1] == "HELP! I'm Living with a"  # past the one word
