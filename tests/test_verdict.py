@@ -130,3 +130,25 @@ def test_a_stop_word_read_is_not_the_words_that_agree_with_the_picture() -> None
     assert title_match("THE", prince) >= TUNING.agreeing_text
     assert not said_found_reading("THE")
     assert said_found_reading("PRINCE")  # a word of the title read, on the cover that looks most like the photo
+
+
+def test_words_naming_a_book_whose_cover_is_not_in_the_photo_do_not_identify_it() -> None:
+    """genre-covers' tuning split: a held-out book's cover, *'Twas the Night Before Christmas*, reads whole the title
+    of the catalog's *The Night Before Christmas*, another book whose cover was looked for in the photo point for
+    point and not found, and whose picture is nothing like it. The words name it; the photo is not of it. The same
+    words identify it when its cover could not be matched (no file) or looks like the photo (its features lost to
+    blur or glare)."""
+    night = BookRecord(book_id="night", title="The Night Before Christmas")
+    read = "TWAS THE NIGHT BEFORE Christmas A Visit from St. Nicholas CLEMENT C. MOORE With pictures in full color"
+    reading = cover_reading(read, night.title)
+    others = {f"other-{i}": {"image_vs_cover": 0.3 + 0.02 * i, "ocr_title_match": 0.2} for i in range(10)}
+
+    def said_found_with(**signals: float) -> bool:
+        candidates = {"night": {"ocr_title_match": title_match(read, night), **signals}} | others
+        return identifies("night", candidates["night"], photo_evidence(candidates, 0.0), reading=reading)
+
+    assert title_match(read, night) >= TUNING.identified_text
+    assert not said_found_with(image_vs_cover=0.02, cover_keypoints=0.0)
+    assert said_found_with(image_vs_cover=0.02)  # its cover not matched: the words alone
+    assert said_found_with(image_vs_cover=0.45, cover_keypoints=0.0)  # its picture like the photo's
+    assert said_found_with(image_vs_cover=0.02, cover_keypoints=0.3)  # its cover found in the photo
