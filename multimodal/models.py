@@ -15,6 +15,10 @@ from multimodal.profiles import EncoderSpec, Profile
 from multimodal.scorers import CoverReader, CrossScorer
 from multimodal.settings import Settings
 
+# A photo query reads its region and, when the whole photo is used, its best outline too (``photo_query``): two OCR
+# engines read them side by side.
+OCR_WORKERS = 2
+
 
 @dataclass
 class Models:
@@ -52,5 +56,7 @@ def create_models(profile: Profile, settings: Settings, for_search: bool = True)
         else None
     )
     wants_ocr = for_search and profile.query_ocr and settings.query_ocr
-    cover_reader = CoverReader(threads=settings.query_threads, padded_lines=False) if wants_ocr else None
+    cover_reader = (
+        CoverReader(threads=settings.query_threads, padded_lines=False, workers=OCR_WORKERS) if wants_ocr else None
+    )
     return Models(profile, built[profile.text_encoder], built[profile.image_encoder], cross_scorer, cover_reader)

@@ -14,7 +14,10 @@ photo, when no outline was found or the whole photo matches a catalog cover bett
 The outline found is sometimes a cover's framed picture, its title printed just outside it, and a whole photo
 shrunk for OCR can leave a small cover's print illegible: when the region used reads next to nothing
 (``FEW_LETTERS``), the photo around the best outline (``OCR_MARGIN``) is read, and its words are used when they
-are more than a stray letter or two.
+are more than a stray letter or two. When no outline was accepted and the whole photo is the region used, the best
+outline found is rectified and read too, beside it (two OCR engines at once: ``CoverReader.read_all``), and its words
+come first (``OCR_OUTLINE_SCORE``): a cover with a corner out of the frame or glare across an edge scores short of
+acceptance, and its title, legible when rectified, is illegible in the whole photo shrunk for OCR.
 
 An outline is accepted in only about half of the scenes, and the whole photo's vector describes the
 table as much as the cover. So the image channel casts a wider net: ``PhotoReading.other_region_vectors``
@@ -43,7 +46,7 @@ SEARCHED_OUTLINES = 3  # the best outlines found, accepted or not, whose regions
 SEARCH_REGION_HEIGHT = 256  # pixels: a searched outline is rectified this tall (its vector needs no more)
 FEW_LETTERS = 6  # text read on the region used with fewer letters than this is read again around the best outline
 OCR_MARGIN = 0.15  # ... the outline's bounding box grown by this share of its size on every side
-OCR_OUTLINE_SCORE = 0.1  # when the whole photo is used, the best outline scoring this (not accepted) is read too
+OCR_OUTLINE_SCORE = 0.1  # when the whole photo is used, the best outline scoring this (not accepted) is read beside it
 
 
 @dataclass
@@ -98,13 +101,12 @@ def read_photo(
     cover = region.image
     cover_hash = phash(cover)
     lap("cover_vectors")
-    text = models.cover_reader.read(cover) if models.cover_reader is not None else ""
-    lap("ocr")
+    read = [cover]
     if models.cover_reader is not None and not region.found and outlines and outlines[0].score >= OCR_OUTLINE_SCORE:
-        rgb = np.asarray(photo.convert("RGB"))
-        inside = models.cover_reader.read(rectify(rgb, outlines[0].corners))
-        text = joined(inside, text)
-        lap("ocr_outline")
+        read.append(rectify(np.asarray(photo.convert("RGB")), outlines[0].corners))  # read beside the whole photo
+    texts = models.cover_reader.read_all(read) if models.cover_reader is not None else [""]
+    text = joined(texts[1], texts[0]) if len(texts) > 1 else texts[0]
+    lap("ocr")
     if models.cover_reader is not None and letters(text) < FEW_LETTERS and outlines:
         around = models.cover_reader.read(surroundings(photo, outlines[0].corners, OCR_MARGIN))
         text = around if letters(around) >= FEW_LETTERS else text  # a stray letter or two is no reading

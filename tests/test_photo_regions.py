@@ -179,3 +179,15 @@ def test_two_readings_join_without_repeating_a_word():
     assert photo_query.joined("NINETEEN EIGHTY-FOUR", "ENSTEL eighty-four") == "NINETEEN EIGHTY-FOUR ENSTEL"
     assert photo_query.joined("", "ENSTEL") == "ENSTEL"
     assert photo_query.joined("TITLE", "") == "TITLE"
+
+
+def test_two_engines_read_several_images_side_by_side_as_one_reads_each(sample_catalog):
+    """Search reads a photo and its best outline at once (``CoverReader.read_all`` on two engines): the same words,
+    in the order given."""
+    from multimodal.scorers import CoverReader
+
+    reader = CoverReader(padded_lines=False, workers=2)
+    images = [sample_cover(sample_catalog, number) for number in (2, 11, 25)] + [small_print_scene()]
+    texts = reader.read_all(images)
+    assert texts == [reader.read(image) for image in images]
+    assert len(set(texts)) == len(texts) and all(texts[:3])  # three covers' titles, each its own

@@ -18,7 +18,7 @@ def sample_scene(sample_catalog: Path) -> Image.Image:
 
 def ocr_session_threads(reader: CoverReader) -> dict[str, int]:
     """onnxruntime's intra-op threads of the OCR's detection and recognition sessions (0: its default)."""
-    sessions = {"det": reader.engine.text_det, "rec": reader.engine.text_rec}
+    sessions = {"det": reader.engines[0].text_det, "rec": reader.engines[0].text_rec}
     return {name: model.session.session.get_session_options().intra_op_num_threads for name, model in sessions.items()}
 
 
@@ -43,7 +43,7 @@ def test_the_search_ocr_reads_lines_at_their_own_width_and_still_reads_the_scene
     """Short lines are not padded to rapidocr's 320 px (the speed-up), and every sample scene's title is still read."""
     reader = offline_folio.models.cover_reader
     reader.read(sample_scene(sample_catalog))  # the recogniser is made on first use
-    recogniser = reader.engine.text_rec
+    recogniser = reader.engines[0].text_rec
     forward, widths = recogniser.session, []
 
     def recording(batch):
