@@ -17,6 +17,9 @@ other (each path first in turn), so all paths see the same load.
 ``cross_score``), and without it and the cover-features channel (stage 1's ``feature_search``; then the photo's
 features in ``encode`` go too), side by side the same way. The catalog covers' features are read from the store's
 cover-feature index (``multimodal.cover_features``), else from their files: the last line says how many were.
+
+``--one-ocr-engine`` also measures the query path with one OCR engine, reading a photo's region and its best
+outline one after the other instead of side by side (``CoverReader.read_all``), the same way.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from multimodal.devices import limit_threads
 from multimodal.folio import Folio
 from multimodal.images import load_image
 from multimodal.keypoints import COVERS, THUMBNAILS
+from multimodal.models import OCR_WORKERS
 from multimodal.photo import phone_photo, scene_photo
 from multimodal.scorers import CoverReader
 from multimodal.settings import Settings
@@ -50,6 +54,7 @@ class QueryPath:
     threads: int | None
     padded_lines: bool = False
     keypoints: bool = True  # the cover_keypoints pair signal (multimodal.keypoints) scored in stage 2
+    ocr_workers: int = OCR_WORKERS  # OCR engines reading a photo's regions side by side (CoverReader.read_all)
     cover_features: bool = True  # the cover_features channel (multimodal.cover_features) searched in stage 1
 
 
@@ -84,7 +89,10 @@ class PathSwitch:
         stage1 = {name: weight for name, weight in self.profile.stage1_weights.items() if name != "cover_features"}
         self.without_keypoints = self.profile.model_copy(update={"stage2_weights": stage2})
         self.without_features = self.without_keypoints.model_copy(update={"stage1_weights": stage1})
-        self.readers = {path.name: CoverReader(threads=path.threads, padded_lines=path.padded_lines) for path in paths}
+        self.readers = {
+            path.name: CoverReader(threads=path.threads, padded_lines=path.padded_lines, workers=path.ocr_workers)
+            for path in paths
+        }
 
     def use(self, path: QueryPath) -> None:
         limit_threads(path.threads or self.default_threads)
@@ -112,6 +120,9 @@ def main() -> None:
     parser.add_argument(
         "--without-keypoints", action="store_true", help="also measure the query path without the cover keypoints"
     )
+    parser.add_argument(
+        "--one-ocr-engine", action="store_true", help="also measure the query path reading its regions one by one"
+    )
     args = parser.parse_args()
     import torch
 
@@ -128,6 +139,8 @@ def main() -> None:
         paths.append(
             QueryPath("without keypoints or features", settings.query_threads, keypoints=False, cover_features=False)
         )
+    if args.one_ocr_engine:
+        paths.append(QueryPath("one OCR engine", settings.query_threads, ocr_workers=1))
     switch = PathSwitch(folio, paths, default_threads)
     print(f"load average before: {' '.join(f'{value:.2f}' for value in os.getloadavg())}")
     for kind in ("scene", "frame-filling"):
