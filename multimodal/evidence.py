@@ -304,7 +304,8 @@ def identifies(
     either with at least ``tuning.title_read`` of its title among the words, its title and author not a few letters
     lost among many words read (``distinct_letters``, ``explained_share``; ``reading``: ``cover_reading``), and its
     cover not looked for point for point in vain while its picture is unlike the photo's (``unlike_image``) — or its
-    cover is also the one the photo's cover looks most like, with some of its words read, or — when its cover was
+    cover is also the one the photo's cover looks most like, with some of its words read (``agreeing_text``, and
+    ``agreeing_letters`` of its title and author), or — when its cover was
     found in the photo point for point (``pictured_keypoints``), or could not be matched — the picture decisive, or
     the two covers near-duplicates (``pictured_similarity``), or its cover the one most of the photo's features are
     found on, by a lead over every other work's (``pictured_votes``).
