@@ -87,9 +87,10 @@ def read_photo(
     outlines = cover_outlines(photo, SEARCHED_OUTLINES)
     region = locate_cover(photo, outlines)
     lap("localise")
+    rgb = np.asarray(photo.convert("RGB"))  # the pixels the outlines are rectified from
     chosen = [region.image] if region.found else []
     others = search_regions(
-        photo, outlines[1:] if region.found else outlines, models.image_encoder.photo_regions - 1 - len(chosen)
+        photo, rgb, outlines[1:] if region.found else outlines, models.image_encoder.photo_regions - 1 - len(chosen)
     )
     vectors = encode_images([models.image_encoder.prepare(image) for image in [photo, *chosen, *others]])
     used = len(chosen)  # the row of the region used: the outline, else the whole photo
@@ -101,11 +102,13 @@ def read_photo(
     cover = region.image
     cover_hash = phash(cover)
     lap("cover_vectors")
-    read = [cover]
-    if models.cover_reader is not None and not region.found and outlines and outlines[0].score >= OCR_OUTLINE_SCORE:
-        read.append(rectify(np.asarray(photo.convert("RGB")), outlines[0].corners))  # read beside the whole photo
-    texts = models.cover_reader.read_all(read) if models.cover_reader is not None else [""]
-    text = joined(texts[1], texts[0]) if len(texts) > 1 else texts[0]
+    text = ""
+    if models.cover_reader is not None:
+        if not region.found and outlines and outlines[0].score >= OCR_OUTLINE_SCORE:  # read beside the whole photo
+            whole, inside = models.cover_reader.read_all([cover, rectify(rgb, outlines[0].corners)])
+            text = joined(inside, whole)
+        else:
+            text = models.cover_reader.read(cover)
     lap("ocr")
     if models.cover_reader is not None and letters(text) < FEW_LETTERS and outlines:
         around = models.cover_reader.read(surroundings(photo, outlines[0].corners, OCR_MARGIN))
@@ -132,11 +135,10 @@ def letters(text: str) -> int:
     return sum(char.isalnum() for char in text)
 
 
-def search_regions(photo: Image.Image, outlines: Sequence[Outline], budget: int) -> list[Image.Image]:
-    """Up to ``budget`` more regions of the photo that may hold the cover: the outlines (rectified, accepted or
-    not), then book-shaped windows, the largest first (``localise.window_crops``)."""
+def search_regions(photo: Image.Image, rgb: np.ndarray, outlines: Sequence[Outline], budget: int) -> list[Image.Image]:
+    """Up to ``budget`` more regions of the photo (``rgb``: its pixels) that may hold the cover: the outlines
+    (rectified, accepted or not), then book-shaped windows, the largest first (``localise.window_crops``)."""
     if budget <= 0:
         return []
-    rgb = np.asarray(photo.convert("RGB"))
     regions = [rectify(rgb, outline.corners, SEARCH_REGION_HEIGHT) for outline in outlines[:budget]]
     return regions + window_crops(photo)[: budget - len(regions)]
