@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from multimodal import Folio, Settings, localise, photo_query
 from multimodal.images import load_image
@@ -114,15 +114,20 @@ def test_the_clip_profile_searches_its_few_regions_too(clip_folio, sample_catalo
     assert clip_folio.search(image=photo, k=3).hits
 
 
-def framed_picture_cover() -> tuple[Image.Image, np.ndarray]:
-    """A scene of a cover whose picture is framed below its title (as many a paperback's): the photo, and the
-    frame's corners in it — an outline the localiser may take for the cover."""
+def bold_font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """The sample catalog's bold font (``assets/make_sample_catalog.py``)."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "assets"))
     from make_sample_catalog import BOLD_FONTS, load_font
 
+    return load_font(BOLD_FONTS, size)
+
+
+def framed_picture_cover() -> tuple[Image.Image, np.ndarray]:
+    """A scene of a cover whose picture is framed below its title (as many a paperback's): the photo, and the
+    frame's corners in it — an outline the localiser may take for the cover."""
     cover = Image.new("RGB", (400, 600), (236, 232, 214))
     draw = ImageDraw.Draw(cover)
-    draw.text((200, 70), "SALT HARBOUR", font=load_font(BOLD_FONTS, 44), fill=(20, 20, 20), anchor="mm")
+    draw.text((200, 70), "SALT HARBOUR", font=bold_font(44), fill=(20, 20, 20), anchor="mm")
     rng = np.random.default_rng(3)
     picture = cv2.GaussianBlur(rng.integers(0, 255, (470, 370, 3), dtype=np.uint8), (0, 0), 6)
     cover.paste(Image.fromarray(picture), (15, 115))
@@ -149,13 +154,8 @@ def test_words_printed_outside_the_outline_found_are_read(offline_folio, monkeyp
 def small_print_scene() -> Image.Image:
     """A large photo of a cover whose title is printed small: legible on the rectified cover, not on the whole
     photo shrunk for OCR, nor on the photo around the outline."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "assets"))
-    from make_sample_catalog import BOLD_FONTS, load_font
-
     cover = Image.new("RGB", (600, 900), (40, 60, 110))
-    ImageDraw.Draw(cover).text(
-        (300, 160), "LANTERN COVE", font=load_font(BOLD_FONTS, 18), fill=(245, 235, 200), anchor="mm"
-    )
+    ImageDraw.Draw(cover).text((300, 160), "LANTERN COVE", font=bold_font(18), fill=(245, 235, 200), anchor="mm")
     photo = Image.new("RGB", (1500, 2000), (190, 180, 160))
     photo.paste(cover.rotate(4, expand=True, fillcolor=(190, 180, 160)), (430, 520))
     return photo
