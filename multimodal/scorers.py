@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from queue import SimpleQueue
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from PIL import Image
@@ -18,6 +18,8 @@ from multimodal.errors import WeightsUnavailable
 
 LINE_HEIGHT = 48  # PP-OCR's recogniser reads a text line scaled to this height
 PADDED_LINE_WIDTH = 320  # rapidocr's default: narrower lines are padded to this width
+
+DetectionEngine = Literal["openvino", "onnxruntime"]  # what runs the OCR's text detection (CoverReader)
 
 
 class CrossScorer:
@@ -88,10 +90,17 @@ class CoverReader:
     ``PADDED_LINE_WIDTH`` pixels (at 48 px tall), so a short word — most of a cover's lines — costs as
     much as a long one. Search reads photos so (the same words read, 20 % less OCR time: docs/performance.md);
     ingest and the evaluation's OCR reference row keep the padding, so that stored cover texts and
-    reference figures stay comparable with earlier runs. ``threads``: onnxruntime's threads per forward
+    reference figures stay comparable with earlier runs. ``threads``: the OCR sessions' threads per forward
     (search passes ``Settings.query_threads``; None: a thread per core). ``workers``: engines that ``read_all``
     runs side by side, one image each (search reads a photo and its best outline at once: about 1.8 times faster
     than one after the other on this 2-core machine, the same words).
+
+    Text detection runs on OpenVINO (``detector``), recognition on onnxruntime. Both read the same ONNX files; on
+    this machine OpenVINO detects in a third of onnxruntime's time (61 vs 183 ms median on 80 scene photos at
+    512 px, one thread) and onnxruntime recognises a little faster (56 vs 78 ms: OpenVINO slows on the lines'
+    changing widths). The detector is compiled at full precision (``full_precision``): OpenVINO's default on a CPU
+    with bfloat16 (AMX, as here) is faster still but changed the words read in a third of those photos; at f32
+    they are the words onnxruntime reads, in every photo (docs/performance.md).
     """
 
     identity = "rapidocr:pp-ocr"
@@ -103,10 +112,12 @@ class CoverReader:
         threads: int | None = None,
         padded_lines: bool = True,
         workers: int = 1,
+        detector: DetectionEngine = "openvino",
     ) -> None:
-        from rapidocr import RapidOCR
+        from rapidocr import EngineType, RapidOCR
 
         params: dict[str, object] = {
+            "Det.engine_type": EngineType.OPENVINO if detector == "openvino" else EngineType.ONNXRUNTIME,
             "Global.use_cls": False,
             "Det.limit_type": "max",
             "Det.limit_side_len": max_side,
@@ -117,12 +128,16 @@ class CoverReader:
         if threads is not None:
             params["EngineConfig.onnxruntime.intra_op_num_threads"] = threads
             params["EngineConfig.onnxruntime.inter_op_num_threads"] = 1
+            params["EngineConfig.openvino.inference_num_threads"] = threads
         self.engines = [RapidOCR(params=params) for _ in range(max(1, workers))]
+        logging.getLogger("RapidOCR").setLevel(logging.ERROR)  # it logs every model file, and blank covers
+        if detector == "openvino":
+            for engine in self.engines:
+                full_precision(engine._load_det_model().session, threads)  # rapidocr builds models on first use
         self.pool = ThreadPoolExecutor(len(self.engines), thread_name_prefix="ocr") if workers > 1 else None
         self.idle: SimpleQueue[Any] = SimpleQueue()
         for engine in self.engines:
             self.idle.put(engine)
-        logging.getLogger("RapidOCR").setLevel(logging.ERROR)  # it logs every model file, and blank covers
         self.min_confidence = min_confidence
         self.max_side = max_side
 
@@ -150,3 +165,18 @@ class CoverReader:
         texts = getattr(result, "txts", None) or ()
         scores = getattr(result, "scores", None) or ()
         return " ".join(text for text, score in zip(texts, scores, strict=False) if score >= self.min_confidence)
+
+
+def full_precision(detector: Any, threads: int | None) -> None:
+    """Compile rapidocr's OpenVINO detector again at f32, on ``threads`` threads (None: OpenVINO's default).
+
+    rapidocr passes OpenVINO a few CPU settings but not the inference precision, so its compiled model is replaced
+    by one compiled from the same ``openvino.Model`` (``tests/test_photo_speed.py`` checks the precision).
+    """
+    import openvino
+
+    config = {"INFERENCE_PRECISION_HINT": "f32"}
+    if threads is not None:
+        config["INFERENCE_NUM_THREADS"] = str(threads)
+    compiled = openvino.Core().compile_model(detector.model, "CPU", config)
+    detector.session = compiled.create_infer_request()
