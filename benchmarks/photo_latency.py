@@ -20,6 +20,9 @@ cover-feature index (``multimodal.cover_features``), else from their files: the 
 
 ``--one-ocr-engine`` also measures the query path with one OCR engine, reading a photo's region and its best
 outline one after the other instead of side by side (``CoverReader.read_all``), the same way.
+
+``--onnxruntime-detector`` also measures the query path with the OCR's text detection on onnxruntime (as before
+session 10) instead of OpenVINO, the same way.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from multimodal.images import load_image
 from multimodal.keypoints import COVERS, THUMBNAILS
 from multimodal.models import OCR_WORKERS
 from multimodal.photo import phone_photo, scene_photo
-from multimodal.scorers import CoverReader
+from multimodal.scorers import CoverReader, DetectionEngine
 from multimodal.settings import Settings
 
 
@@ -56,6 +59,7 @@ class QueryPath:
     keypoints: bool = True  # the cover_keypoints pair signal (multimodal.keypoints) scored in stage 2
     ocr_workers: int = OCR_WORKERS  # OCR engines reading a photo's regions side by side (CoverReader.read_all)
     cover_features: bool = True  # the cover_features channel (multimodal.cover_features) searched in stage 1
+    detector: DetectionEngine = "openvino"  # what runs the OCR's text detection (CoverReader)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -90,7 +94,9 @@ class PathSwitch:
         self.without_keypoints = self.profile.model_copy(update={"stage2_weights": stage2})
         self.without_features = self.without_keypoints.model_copy(update={"stage1_weights": stage1})
         self.readers = {
-            path.name: CoverReader(threads=path.threads, padded_lines=path.padded_lines, workers=path.ocr_workers)
+            path.name: CoverReader(
+                threads=path.threads, padded_lines=path.padded_lines, workers=path.ocr_workers, detector=path.detector
+            )
             for path in paths
         }
 
@@ -123,6 +129,11 @@ def main() -> None:
     parser.add_argument(
         "--one-ocr-engine", action="store_true", help="also measure the query path reading its regions one by one"
     )
+    parser.add_argument(
+        "--onnxruntime-detector",
+        action="store_true",
+        help="also measure the query path with the OCR's text detection on onnxruntime, not OpenVINO",
+    )
     args = parser.parse_args()
     import torch
 
@@ -141,6 +152,8 @@ def main() -> None:
         )
     if args.one_ocr_engine:
         paths.append(QueryPath("one OCR engine", settings.query_threads, ocr_workers=1))
+    if args.onnxruntime_detector:
+        paths.append(QueryPath("text detection on onnxruntime", settings.query_threads, detector="onnxruntime"))
     switch = PathSwitch(folio, paths, default_threads)
     print(f"load average before: {' '.join(f'{value:.2f}' for value in os.getloadavg())}")
     for kind in ("scene", "frame-filling"):
