@@ -16,6 +16,8 @@ from multimodal import devices
 from multimodal.devices import HUB_HELP, Precision, pick_device, resolve_precision, torch_dtype
 from multimodal.errors import WeightsUnavailable
 
+logger = logging.getLogger(__name__)
+
 LINE_HEIGHT = 48  # PP-OCR's recogniser reads a text line scaled to this height
 PADDED_LINE_WIDTH = 320  # rapidocr's default: narrower lines are padded to this width
 
@@ -100,7 +102,8 @@ class CoverReader:
     512 px, one thread) and onnxruntime recognises a little faster (56 vs 78 ms: OpenVINO slows on the lines'
     changing widths). The detector is compiled at full precision (``full_precision``): OpenVINO's default on a CPU
     with bfloat16 (AMX, as here) is faster still but changed the words read in a third of those photos; at f32
-    they are the words onnxruntime reads, in every photo (docs/performance.md).
+    they are the words onnxruntime reads, in every photo (docs/performance.md). Where OpenVINO cannot run (not
+    installed, or not on this CPU), onnxruntime detects instead and a warning says so (``self.detector``).
     """
 
     identity = "rapidocr:pp-ocr"
@@ -114,10 +117,7 @@ class CoverReader:
         workers: int = 1,
         detector: DetectionEngine = "openvino",
     ) -> None:
-        from rapidocr import EngineType, RapidOCR
-
         params: dict[str, object] = {
-            "Det.engine_type": EngineType.OPENVINO if detector == "openvino" else EngineType.ONNXRUNTIME,
             "Global.use_cls": False,
             "Det.limit_type": "max",
             "Det.limit_side_len": max_side,
@@ -129,11 +129,16 @@ class CoverReader:
             params["EngineConfig.onnxruntime.intra_op_num_threads"] = threads
             params["EngineConfig.onnxruntime.inter_op_num_threads"] = 1
             params["EngineConfig.openvino.inference_num_threads"] = threads
-        self.engines = [RapidOCR(params=params) for _ in range(max(1, workers))]
-        logging.getLogger("RapidOCR").setLevel(logging.ERROR)  # it logs every model file, and blank covers
-        if detector == "openvino":
-            for engine in self.engines:
-                full_precision(engine._load_det_model().session, threads)  # rapidocr builds models on first use
+        try:
+            self.engines = ocr_engines(params, max(1, workers), detector, threads)
+        except (ImportError, RuntimeError) as error:  # OpenVINO missing, or unable to run on this CPU
+            if detector == "onnxruntime":
+                raise
+            logger.warning("OpenVINO cannot run the OCR's text detection here (%s); onnxruntime detects instead, about "
+                           "three times slower", error)  # fmt: skip
+            detector = "onnxruntime"
+            self.engines = ocr_engines(params, max(1, workers), detector, threads)
+        self.detector = detector
         self.pool = ThreadPoolExecutor(len(self.engines), thread_name_prefix="ocr") if workers > 1 else None
         self.idle: SimpleQueue[Any] = SimpleQueue()
         for engine in self.engines:
@@ -165,6 +170,19 @@ class CoverReader:
         texts = getattr(result, "txts", None) or ()
         scores = getattr(result, "scores", None) or ()
         return " ".join(text for text, score in zip(texts, scores, strict=False) if score >= self.min_confidence)
+
+
+def ocr_engines(params: dict[str, object], count: int, detector: DetectionEngine, threads: int | None) -> list[Any]:
+    """``count`` rapidocr engines with ``params``, their text detection on ``detector``."""
+    from rapidocr import EngineType, RapidOCR
+
+    engine_type = EngineType.OPENVINO if detector == "openvino" else EngineType.ONNXRUNTIME
+    engines = [RapidOCR(params={**params, "Det.engine_type": engine_type}) for _ in range(count)]
+    logging.getLogger("RapidOCR").setLevel(logging.ERROR)  # it logs every model file, and blank covers
+    if detector == "openvino":
+        for engine in engines:
+            full_precision(engine._load_det_model().session, threads)  # rapidocr builds models on first use
+    return engines
 
 
 def full_precision(detector: Any, threads: int | None) -> None:

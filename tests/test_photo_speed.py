@@ -79,3 +79,15 @@ def test_the_search_ocr_reads_lines_at_their_own_width_and_still_reads_the_scene
     finally:
         recogniser.session = forward
     assert min(widths) < PADDED_LINE_WIDTH
+
+
+def test_without_openvino_the_ocr_detects_on_onnxruntime_and_says_so(sample_catalog, monkeypatch, caplog):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "openvino", None)  # as where OpenVINO is not installed: importing it fails
+    reader = CoverReader(padded_lines=False)
+    assert reader.detector == "onnxruntime"
+    assert "OpenVINO cannot run the OCR's text detection here" in caplog.text
+    scene = sample_scene(sample_catalog)
+    assert reader.read(scene) == CoverReader(padded_lines=False, detector="onnxruntime").read(scene)
+    assert type(reader.engines[0].text_det.session).__name__ == "OrtInferSession"
