@@ -27,9 +27,10 @@ broken image) gives no signal, never an error.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from threading import Lock
@@ -83,6 +84,15 @@ AGREEING_INLIERS = 12
 AGREEMENT_FLOOR = 0.5
 AGREEMENT_FULL = 0.8
 AGREEING_SLACK = 0.4
+# Two covers found in the photo (``photographed`` at least OVERLAPPING_LEVEL) whose quads share OVERLAP_SHARE of
+# the smaller one's part of the frame: the one whose picture agrees with the photo there less, by TOP_MARGIN
+# (correlation over at least OVERLAP_PIXELS of its thumbnail), lies under the other and is not the one photographed
+# — when the other's picture is seen there (AGREEMENT_FLOOR): two quads a little off their covers' edges meet over
+# the table, where neither picture is. Set before any run, not tuned (docs/evaluation.md, session 10).
+OVERLAPPING_LEVEL = 0.3
+OVERLAP_SHARE = 0.1
+OVERLAP_PIXELS = 60
+TOP_MARGIN = 0.3
 
 
 @dataclass(frozen=True)
@@ -108,6 +118,9 @@ class CoverMatch:
     centre_distance: float = 1.0  # from the frame's centre to the quad, in frame fractions (0: it holds the centre)
     seen_distance: float = 1.0  # from the frame's centre to the convex hull of its matched features (0: inside)
     agreement: float = 0.0  # in [-1, 1]: how alike the photo, warped into the cover's frame, and the cover are
+    homography: np.ndarray | None = None  # the cover's working pixels onto the photo's
+    cover_size: tuple[int, int] = (0, 0)  # the cover's working size (width, height)
+    picture: np.ndarray | None = None  # the cover's thumbnail, when compared with the photo (``agreement``)
 
     @property
     def holds_centre(self) -> bool:
@@ -209,7 +222,57 @@ def match(photo: Keypoints, cover: Keypoints, thumbnail: Callable[[], np.ndarray
         picture = thumbnail()
     if picture is not None:
         alike = agreement(photo.image, homography, cover.size, picture)
-    return CoverMatch(inliers, quad, *placement(quad), seen_distance(matched), alike)
+    return CoverMatch(inliers, quad, *placement(quad), seen_distance(matched), alike, homography, cover.size, picture)
+
+
+def photographed_covers(photo: Keypoints, matches: Sequence[CoverMatch | None]) -> list[float | None]:
+    """Each match's ``photographed`` (None stays None), negated for a cover that lies under another found in the
+    photo (``lies_under``): where the two overlap, the photo shows the other's picture."""
+    values = [None if found is None else found.photographed() for found in matches]
+    for i, j in itertools.permutations(range(len(matches)), 2):
+        under, over, value = matches[i], matches[j], values[i]
+        if under is None or over is None or value is None or value < OVERLAPPING_LEVEL:
+            continue
+        if over.photographed() >= OVERLAPPING_LEVEL and lies_under(photo, under, over):
+            values[i] = -value
+    return values
+
+
+def lies_under(photo: Keypoints, under: CoverMatch, over: CoverMatch) -> bool:
+    """Whether the photo, where the two covers' quads overlap (``OVERLAP_SHARE``), shows ``over``'s picture
+    (``AGREEMENT_FLOOR``) and not ``under``'s (by ``TOP_MARGIN``)."""
+    smaller = min(under.area_share, over.area_share)  # 0: a quad folded (not convex), or outside the frame
+    if under.quad is None or over.quad is None or photo.image is None or smaller <= 0:
+        return False
+    _, corners = cv2.intersectConvexConvex(under.quad.astype(np.float32), over.quad.astype(np.float32))
+    if corners is None:
+        return False
+    shared, corners = cv2.intersectConvexConvex(corners.reshape(-1, 2).astype(np.float32), UNIT_FRAME)
+    if corners is None or shared / smaller < OVERLAP_SHARE:
+        return False
+    region = corners.reshape(-1, 2) * np.float32(photo.size)
+    under_fit, over_fit = picture_fit(photo, under, region), picture_fit(photo, over, region)
+    if under_fit is None or over_fit is None:
+        return False
+    return over_fit >= AGREEMENT_FLOOR and over_fit - under_fit >= TOP_MARGIN
+
+
+def picture_fit(photo: Keypoints, found: CoverMatch, region: np.ndarray) -> float | None:
+    """The correlation of the cover's thumbnail and the photo warped into its frame, over the thumbnail's pixels in
+    ``region`` (a convex polygon in the photo's working pixels); None for too few pixels, or no picture compared."""
+    if found.homography is None or found.picture is None or photo.image is None:
+        return None
+    width, height = found.cover_size
+    flags = cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR
+    seen = thumbnail_of(cv2.warpPerspective(photo.image, found.homography, found.cover_size, flags=flags))
+    to_cover = np.linalg.inv(found.homography)
+    outline = cv2.perspectiveTransform(region.reshape(-1, 1, 2).astype(np.float64), to_cover).reshape(-1, 2)
+    outline *= (THUMBNAIL_SIZE[0] / width, THUMBNAIL_SIZE[1] / height)
+    inside = np.zeros((THUMBNAIL_SIZE[1], THUMBNAIL_SIZE[0]), np.uint8)
+    cv2.fillConvexPoly(inside, np.round(outline).astype(np.int32), 1)
+    if inside.sum() < OVERLAP_PIXELS:
+        return None
+    return correlation(seen[inside.astype(bool)], found.picture[inside.astype(bool)])
 
 
 def thumbnail_of(grey: np.ndarray) -> np.ndarray:

@@ -34,7 +34,14 @@ import numpy as np
 
 from multimodal.errors import SignalError
 from multimodal.fingerprint import phash_similarity
-from multimodal.keypoints import Keypoints, cover_file_features, cover_thumbnail, match
+from multimodal.keypoints import (
+    CoverMatch,
+    Keypoints,
+    cover_file_features,
+    cover_thumbnail,
+    match,
+    photographed_covers,
+)
 from multimodal.lexicon import phrase_match, title_match
 from multimodal.records import BookRecord
 
@@ -329,18 +336,18 @@ KEYPOINTS_SURE = 0.9
 
 def _cover_keypoints(query: EncodedQuery, books: Sequence[BookRecord]) -> list[float | None] | None:
     """How surely each book's cover is the one photographed, in [-1, 1] (``keypoints.CoverMatch.photographed``:
-    negative for a cover found beside it); None for a book whose cover file cannot be read (a URL, a missing or
-    broken file): no signal, never an error."""
+    negative for a cover found beside it, or lying under another found in the photo: ``photographed_covers``);
+    None for a book whose cover file cannot be read (a URL, a missing or broken file): no signal, never an error."""
     if query.photo_keypoints is None:
         return None
-    values: list[float | None] = []
+    matches: list[CoverMatch | None] = []
     for book in books:
         cover = query.cover_features(book)
-        found = None if cover is None else match(query.photo_keypoints, cover, partial(cover_thumbnail, book))
-        values.append(None if found is None else found.photographed())
-        if (values[-1] or 0.0) >= KEYPOINTS_SURE:
-            return values + [0.0] * (len(books) - len(values))
-    return values
+        matches.append(None if cover is None else match(query.photo_keypoints, cover, partial(cover_thumbnail, book)))
+        if matches[-1] is not None and matches[-1].photographed() >= KEYPOINTS_SURE:
+            break
+    values = photographed_covers(query.photo_keypoints, matches)  # a cover lying under another: negative
+    return values + [0.0] * (len(books) - len(values))
 
 
 register(

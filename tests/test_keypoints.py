@@ -24,8 +24,10 @@ from multimodal.keypoints import (
     agreement,
     cover_keypoints,
     cover_thumbnail_of,
+    lies_under,
     match,
     photo_keypoints,
+    photographed_covers,
     read_cover_keypoints,
 )
 from multimodal.photo import ScenePhoto, paste_quad, plain, scene_photo
@@ -111,14 +113,18 @@ def test_a_cover_with_few_inliers_is_verified_as_far_as_its_picture_agrees():
     assert CoverMatch(KEYPOINT_SATURATION, **aside, agreement=AGREEMENT_FULL).photographed() == pytest.approx(0.55)
 
 
-def two_covers_on_a_table(centred: Image.Image, beside: Image.Image) -> Image.Image:
-    """``centred`` at the frame's centre, ``beside`` whole in the lower right corner, not overlapping it."""
-    rng = np.random.default_rng(3)
-    frame = plain(rng, 900, 1200)
-    for cover, (left, top, right, bottom) in ((centred, (300, 360, 600, 800)), (beside, (620, 800, 890, 1190))):
+def covers_on_a_table(seed: int, *placed: tuple[Image.Image, tuple[int, int, int, int]]) -> Image.Image:
+    """A 900×1200 photo of a plain table with each cover laid at its (left, top, right, bottom), in that order."""
+    frame = plain(np.random.default_rng(seed), 900, 1200)
+    for cover, (left, top, right, bottom) in placed:
         corners = np.array([(left, top), (right, top), (right, bottom), (left, bottom)], np.float64)
         paste_quad(frame, np.asarray(cover, np.float32), corners)
     return Image.fromarray(np.clip(frame, 0, 255).astype(np.uint8))
+
+
+def two_covers_on_a_table(centred: Image.Image, beside: Image.Image) -> Image.Image:
+    """``centred`` at the frame's centre, ``beside`` whole in the lower right corner, not overlapping it."""
+    return covers_on_a_table(3, (centred, (300, 360, 600, 800)), (beside, (620, 800, 890, 1190)))
 
 
 def test_a_cover_lying_beside_the_photographed_one_is_found_but_not_the_photographed_cover(sample_catalog):
@@ -128,6 +134,28 @@ def test_a_cover_lying_beside_the_photographed_one_is_found_but_not_the_photogra
     assert neighbour.inliers >= 2 * KEYPOINT_FLOOR and neighbour.area_share > 0  # it is in the photo ...
     assert not neighbour.holds_centre and neighbour.photographed() < -0.5  # ... beside the book photographed
     assert book.holds_centre and book.photographed() > 0.5
+
+
+def one_cover_on_another(under: Image.Image, over: Image.Image) -> Image.Image:
+    """``under`` across the frame's centre, ``over`` laid on its lower right half (both across the centre)."""
+    return covers_on_a_table(4, (under, (150, 250, 500, 750)), (over, (380, 480, 730, 980)))
+
+
+@pytest.mark.parametrize("numbers", [(9, 30), (30, 9), (4, 17)])
+def test_of_two_covers_found_across_the_centre_the_one_lying_under_the_other_is_not_the_photographed_one(
+    sample_catalog, numbers
+):
+    under_cover, over_cover = (sample_cover(sample_catalog, number) for number in numbers)
+    photo = photo_keypoints(one_cover_on_another(under_cover, over_cover))
+    under, over = (
+        match(photo, cover_keypoints(cover), lambda cover=cover: cover_thumbnail_of(cover))
+        for cover in (under_cover, over_cover)
+    )
+    assert under.photographed() >= 0.3 and over.photographed() >= 0.3  # both found, both across the centre
+    assert lies_under(photo, under, over) and not lies_under(photo, over, under)
+    under_value, over_value = photographed_covers(photo, [under, over])
+    assert under_value == -under.photographed() and over_value == over.photographed()
+    assert photographed_covers(photo, [None, over]) == [None, over.photographed()]
 
 
 def test_a_cover_that_cannot_be_read_gives_no_signal(sample_catalog, tmp_path):
