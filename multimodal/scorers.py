@@ -147,20 +147,19 @@ class CoverReader:
         self.max_side = max_side
 
     def read(self, image: Image.Image) -> str:
-        return self.read_with(self.engines[0], image)
+        """The text on ``image``, read on an idle engine. An engine reads one image at a time: its OpenVINO detector
+        is one inference request, which concurrent queries sharing it would overwrite (each other's words)."""
+        engine = self.idle.get()
+        try:
+            return self.read_with(engine, image)
+        finally:
+            self.idle.put(engine)
 
     def read_all(self, images: Sequence[Image.Image]) -> list[str]:
         """The text of each image, in order: side by side on the ``workers`` engines, one image each."""
         if self.pool is None or len(images) < 2:
             return [self.read(image) for image in images]
-        return list(self.pool.map(self.read_on_idle_engine, images))
-
-    def read_on_idle_engine(self, image: Image.Image) -> str:
-        engine = self.idle.get()  # one image at a time on an engine
-        try:
-            return self.read_with(engine, image)
-        finally:
-            self.idle.put(engine)
+        return list(self.pool.map(self.read, images))
 
     def read_with(self, engine: Any, image: Image.Image) -> str:
         if max(image.size) > self.max_side:  # a phone photo: OCR cost grows with pixels, accuracy does not

@@ -191,3 +191,18 @@ def test_two_engines_read_several_images_side_by_side_as_one_reads_each(sample_c
     texts = reader.read_all(images)
     assert texts == [reader.read(image) for image in images]
     assert len(set(texts)) == len(texts) and all(texts[:3])  # three covers' titles, each its own
+
+
+def test_concurrent_queries_sharing_the_reader_read_each_photo_as_alone(sample_catalog):
+    """The app's concurrent image queries share one ``CoverReader``: each read holds an engine of its own (an
+    OpenVINO detector shared by two reads at once returned the other photo's words)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from multimodal.scorers import CoverReader
+
+    reader = CoverReader(padded_lines=False, workers=2)
+    images = [sample_cover(sample_catalog, number) for number in (2, 11, 25)] + [small_print_scene()]
+    alone = [reader.read(image) for image in images]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(reader.read, images * 5))
+    assert together == alone * 5
