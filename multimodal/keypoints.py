@@ -228,13 +228,14 @@ def match(photo: Keypoints, cover: Keypoints, thumbnail: Callable[[], np.ndarray
 def photographed_covers(photo: Keypoints, matches: Sequence[CoverMatch | None]) -> list[float | None]:
     """Each match's ``photographed`` (None stays None), negated for a cover that lies under another found in the
     photo (``lies_under``): where the two overlap, the photo shows the other's picture."""
-    values = [None if found is None else found.photographed() for found in matches]
+    found_at = [None if found is None else found.photographed() for found in matches]
+    values = list(found_at)
     for i, j in itertools.permutations(range(len(matches)), 2):
-        under, over, value = matches[i], matches[j], values[i]
-        if under is None or over is None or value is None or value < OVERLAPPING_LEVEL:
+        under, over = matches[i], matches[j]
+        if under is None or over is None or (found_at[i] or 0.0) < OVERLAPPING_LEVEL:
             continue
-        if over.photographed() >= OVERLAPPING_LEVEL and lies_under(photo, under, over):
-            values[i] = -value
+        if (found_at[j] or 0.0) >= OVERLAPPING_LEVEL and lies_under(photo, under, over):
+            values[i] = -(found_at[i] or 0.0)
     return values
 
 

@@ -128,7 +128,6 @@ class CoverReader:
         if threads is not None:
             params["EngineConfig.onnxruntime.intra_op_num_threads"] = threads
             params["EngineConfig.onnxruntime.inter_op_num_threads"] = 1
-            params["EngineConfig.openvino.inference_num_threads"] = threads
         try:
             self.engines = ocr_engines(params, max(1, workers), detector, threads)
         except (ImportError, RuntimeError) as error:  # OpenVINO missing, or unable to run on this CPU
