@@ -36,6 +36,10 @@ from multimodal.records import BookRecord
 MIN_FUZZY_LENGTH = 4  # shorter words ("a", "of", "the", "ann") must match exactly
 MIN_WORD_SIMILARITY = 0.75  # below this two words are not the same word misspelt
 LESSER_COVERAGE_WEIGHT = 0.2
+# Words read on a cover that hold fewer letters than this of a book's title and author name nothing: OCR reads a
+# stray "1", "o" or "THE" off a blurred cover or its background, and "#1", "O" and "The" are in many titles. Set,
+# not tuned: the shortest titles a cover reading names on its own ("Dune", "Emma", "Omoo") have four.
+MIN_COVER_LETTERS = 4
 MIN_PHRASE_WORDS = 3  # fewer words in a row are a coincidence, not a quote ("of the", "love story")
 # Where a subtitle starts: a colon, semicolon or dash between words, a bracket ("Plays (36)"), a question or
 # exclamation mark followed by more words ("Che cos'è la vita? La cellula vivente …"), or a full stop after a word of
@@ -69,14 +73,32 @@ def title_match(query: str, record: BookRecord) -> float:
     return max(label_match(asked, words(f"{title} {record.author}")) for title in title_variants(record.title))
 
 
-def label_match(asked: list[str], book: list[str]) -> float:
-    if not book:
+def cover_title_match(cover_text: str, record: BookRecord) -> float:
+    """``title_match`` of the words read on a cover, but 0 when they hold fewer than ``MIN_COVER_LETTERS`` letters
+    of the book's title and author (a misspelt word counting for its similarity): a stray "1" read off a blurred
+    cover is all of "Nightmare Hall #1"'s words that it holds, not a reading of that title."""
+    asked = words(cover_text)
+    if not asked:
         return 0.0
+    agreements = (label_agreement(asked, words(f"{title} {record.author}")) for title in title_variants(record.title))
+    return max((score for score, letters in agreements if letters >= MIN_COVER_LETTERS), default=0.0)
+
+
+def label_match(asked: list[str], book: list[str]) -> float:
+    return label_agreement(asked, book)[0]
+
+
+def label_agreement(asked: list[str], book: list[str]) -> tuple[float, float]:
+    """The match of the asked words with a book's words (``title_match``), and the letters of the book's words
+    found among them."""
+    if not book:
+        return 0.0, 0.0
     asked_found, book_found = aligned_words(asked, book)
     found_in_book = coverage(asked, asked_found)
     found_in_query = coverage(book, book_found)
     better, lesser = max(found_in_book, found_in_query), min(found_in_book, found_in_query)
-    return (1 - LESSER_COVERAGE_WEIGHT) * better + LESSER_COVERAGE_WEIGHT * lesser
+    score = (1 - LESSER_COVERAGE_WEIGHT) * better + LESSER_COVERAGE_WEIGHT * lesser
+    return score, float(np.dot(lengths(book), book_found))
 
 
 def words(text: str) -> list[str]:

@@ -44,7 +44,7 @@ from multimodal.fulltext import FullTextDocument, StoreFullText
 from multimodal.fusion import fuse, reciprocal_rank_fusion, relevance, shortlist_for_stage2, stage2_priority
 from multimodal.images import load_image
 from multimodal.keypoints import Keypoints, photo_grey, photo_keypoints, photo_vote_keypoints
-from multimodal.lexicon import title_match
+from multimodal.lexicon import cover_title_match
 from multimodal.models import Models
 from multimodal.photo_query import read_photo
 from multimodal.records import BookRecord, Hit, SearchFilters, SearchRequest, SearchResult
@@ -64,7 +64,7 @@ from multimodal.timing import Timer
 MORE_LIKE = ("cover", "description")
 FILTERED_FULLTEXT_FACTOR = 4
 FULLTEXT_MIN_COVERAGE = 0.75  # a full-text hit counts when it has three quarters of the query's words (by rarity)
-# ... or, for the words read off a photo, when this much of its own title and author was read (lexicon.title_match):
+# ... or, for the words read off a photo, when this much of its title and author was read (cover_title_match):
 # a scene's text holds the books around it too, so no book has most of it. Chosen on the tuning split (seed 2,
 # romance scenes: the right book kept in 75 of 80 photos at 0.5, 41 by coverage alone); docs/evaluation.md.
 OCR_FULLTEXT_MIN_READ = 0.5
@@ -272,7 +272,7 @@ class Searcher:
         }
         if signal.channel.query_words == "cover_text":
             for rank, (record, share) in enumerate(zip(records, coverage, strict=True)):
-                read = title_match(words, record)
+                read = cover_title_match(words, record)
                 if read >= OCR_FULLTEXT_MIN_READ or rank == 0:
                     kept[record.book_id] = max(share, read)
         return kept

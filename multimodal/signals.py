@@ -42,7 +42,7 @@ from multimodal.keypoints import (
     match,
     photographed_covers,
 )
-from multimodal.lexicon import phrase_match, title_match
+from multimodal.lexicon import cover_title_match, phrase_match, title_match
 from multimodal.records import BookRecord
 
 DEFAULT_MIN_SPREAD = 0.02  # signals are similarities in about [0, 1]
@@ -314,7 +314,7 @@ def _phrase_match(query: EncodedQuery, book: BookRecord) -> float | None:
 
 @pair_signal("ocr_title_match", group="cover text", compares="the text read on your cover vs the title and author")
 def _ocr_title_match(query: EncodedQuery, book: BookRecord) -> float | None:
-    return title_match(query.cover_text, book) if query.cover_text else None
+    return cover_title_match(query.cover_text, book) if query.cover_text else None
 
 
 @pair_signal("perceptual", group="visual", compares="perceptual fingerprints of the two covers", threshold=0.75)

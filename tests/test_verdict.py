@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from multimodal.evidence import TUNING, cover_reading, identifies, photo_evidence
-from multimodal.lexicon import title_match
+from multimodal.lexicon import cover_title_match, title_match
 from multimodal.records import BookRecord
 
 
@@ -32,6 +32,18 @@ def test_accents_read_or_dropped_are_the_same_word() -> None:
     assert title_match("THE PIOÑÉERS", pioneers) == 1.0
     perche = BookRecord(book_id="q", title="Perché le cose cadono", author="Niccolò Ammaniti")
     assert title_match("perche le cose cadono niccolo ammaniti", perche) == 1.0
+
+
+def test_a_stray_letter_read_off_a_cover_is_no_reading_of_a_title() -> None:
+    """A blurred photo read "1" (genre-covers, seed 4): as typed words it is all of "Nightmare Hall #1", but read off a
+    cover it names no book, nor does "THE"; a short title read whole still does."""
+    hall = BookRecord(book_id="h", title="Nightmare Hall #1: Silent Scream")
+    assert title_match("1", hall) > 0.8  # typed, "1" is part of the title
+    assert cover_title_match("1", hall) == 0.0
+    assert cover_title_match("THE", BookRecord(book_id="p", title="The Prince")) == 0.0
+    assert cover_title_match("DUNE", BookRecord(book_id="d", title="Dune")) == 1.0
+    read = "NIGHTMARE HALL 1 SILENT SCREAM"
+    assert cover_title_match(read, hall) == title_match(read, hall) == 1.0
 
 
 def said_found(cover_text: str, book: BookRecord) -> bool:
