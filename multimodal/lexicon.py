@@ -38,7 +38,8 @@ MIN_WORD_SIMILARITY = 0.75  # below this two words are not the same word misspel
 LESSER_COVERAGE_WEIGHT = 0.2
 # Words read on a cover that hold fewer letters than this of a book's title and author name nothing: OCR reads a
 # stray "1", "o" or "THE" off a blurred cover or its background, and "#1", "O" and "The" are in many titles. Set,
-# not tuned: the shortest titles a cover reading names on its own ("Dune", "Emma", "Omoo") have four.
+# not tuned: the shortest titles a cover reading names on its own ("Dune", "Emma", "Omoo") have four. A reading
+# with fewer letters in all is no reading (``photo_query.read_photo``).
 MIN_COVER_LETTERS = 4
 MIN_PHRASE_WORDS = 3  # fewer words in a row are a coincidence, not a quote ("of the", "love story")
 # Where a subtitle starts: a colon, semicolon or dash between words, a bracket ("Plays (36)"), a question or

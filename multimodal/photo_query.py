@@ -39,6 +39,7 @@ import numpy as np
 from PIL import Image
 
 from multimodal.fingerprint import phash
+from multimodal.lexicon import MIN_COVER_LETTERS
 from multimodal.localise import CoverRegion, Outline, cover_outlines, locate_cover, rectify, surroundings, window_crops
 from multimodal.models import Models
 
@@ -114,6 +115,8 @@ def read_photo(
         around = models.cover_reader.read(surroundings(photo, outlines[0].corners, OCR_MARGIN))
         text = around if letters(around) >= FEW_LETTERS else text  # a stray letter or two is no reading
         lap("ocr_around_outline")
+    if letters(text) < MIN_COVER_LETTERS:
+        text = ""  # "1", "SE", "THE": read off a blurred cover or its background, they would match titles by chance
     return PhotoReading(
         image_vector=cover_vector,
         image_phash=cover_hash,

@@ -175,6 +175,19 @@ def test_the_best_outline_is_read_too_when_the_whole_photo_is_used(offline_folio
     assert "LANTERN" not in photo_query.read_photo(photo, models, encode).cover_text.upper()
 
 
+def test_a_stray_character_read_is_no_reading(offline_folio, monkeypatch):
+    """genre-covers' seed 4: a blurred *Murder in Mesopotamia* read "1", which put the catalog's "#1" titles first
+    by their words. A reading of fewer than ``MIN_COVER_LETTERS`` letters is no reading: the picture decides."""
+    cover = Image.new("RGB", (600, 900), (230, 225, 210))
+    ImageDraw.Draw(cover).text((300, 450), "1", font=bold_font(160), fill=(20, 20, 20), anchor="mm")
+    photo = Image.new("RGB", (900, 1200), (150, 140, 120))
+    photo.paste(cover, (150, 150))
+    models, encode = offline_folio.searcher.models, offline_folio.searcher.encode_images
+    assert photo_query.read_photo(photo, models, encode).cover_text == ""
+    monkeypatch.setattr(photo_query, "MIN_COVER_LETTERS", 0)
+    assert photo_query.read_photo(photo, models, encode).cover_text == "1"
+
+
 def test_two_readings_join_without_repeating_a_word():
     assert photo_query.joined("NINETEEN EIGHTY-FOUR", "ENSTEL eighty-four") == "NINETEEN EIGHTY-FOUR ENSTEL"
     assert photo_query.joined("", "ENSTEL") == "ENSTEL"
