@@ -434,7 +434,21 @@ class Searcher:
         fused = fuse([ranking.signals[i] for i in top], weights)
         ranking.stage2 = dict(zip(top, fused, strict=True))
         scored = set(top)
-        ranking.order = sorted(top, key=lambda i: -ranking.stage2[i]) + [i for i in ranking.order if i not in scored]
+        order = sorted(top, key=lambda i: -ranking.stage2[i])
+        if ranking.evidence is not None and ranking.evidence.verified:
+            order = self.verified_first(ranking, order)
+        ranking.order = order + [i for i in ranking.order if i not in scored]
+
+    @staticmethod
+    def verified_first(ranking: Ranking, order: list[int]) -> list[int]:
+        """A photo's stage-2 order with the cover verified as the photographed one (``PhotoEvidence.verified_book``)
+        first, and its twins after it: the photo is of that book, whatever the words read around it say. Its score is
+        raised to the best one's (a tie it wins by the verification)."""
+        assert ranking.evidence is not None
+        verified = [i for i in order if ranking.evidence.verified_as(ranking.books[i].record.book_id)]
+        if verified and verified[0] != order[0]:
+            ranking.stage2[verified[0]] = ranking.stage2[order[0]]
+        return verified + [i for i in order if i not in verified]
 
     def relevance(self, ranking: Ranking, i: int) -> float:
         """Absolute match strength (what a minimum score cuts on; ``fusion.relevance``)."""

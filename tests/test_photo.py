@@ -18,7 +18,10 @@ from multimodal.evidence import PhotoEvidence, identifies, photo_evidence, photo
 from multimodal.fusion import fuse
 from multimodal.localise import locate_cover
 from multimodal.photo import BACKGROUNDS, scene_photo
+from multimodal.records import BookRecord
+from multimodal.search import Ranking, Searcher
 from multimodal.signals import fulltext_signals
+from multimodal.store import StoredBook
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENES = ROOT / "assets" / "sample" / "scenes"
@@ -144,6 +147,37 @@ def test_a_work_filed_twice_stands_out_from_other_works_not_from_its_twin():
     evidence = photo_evidence(candidates, region_confidence=0.0, works=works)
     assert evidence.decisive_image == 1.0 and evidence.text_lead("twin-horror", 0.65) > 0.4
     assert identifies("twin-horror", candidates["twin-horror"], evidence)
+
+
+def test_a_cover_verified_as_the_photographed_one_is_first_whatever_the_words_say():
+    """genre-covers' seed 2: *The Deerslayer*'s cover was verified at the photo's centre (1.0), yet the words read
+    there ("The ... Letters side") gave *Letters from the Inside* the best fused score. The verified cover is first
+    (with its twin after it), at the best score; a photo with no cover verified keeps the fused order."""
+    records = [BookRecord(book_id=b, title=t) for b, t in [("letters", "Letters from the inside"),
+                                                          ("deerslayer", "The deerslayer"),
+                                                          ("deerslayer-twin", "The deerslayer"),
+                                                          ("plague", "The Scarlet Plague")]]  # fmt: skip
+    signals = [
+        {"ocr_title_match": 0.67, "cover_keypoints": 0.07},
+        {"ocr_title_match": 0.0, "cover_keypoints": 1.0},
+        {"ocr_title_match": 0.0, "cover_keypoints": 1.0},
+        {"ocr_title_match": 0.0, "cover_keypoints": 0.2},
+    ]
+    works = {record.book_id: work_of(record.title, record.author) for record in records}
+
+    def reordered(evidence_signals: list[dict[str, float]]) -> tuple[list[str], dict[int, float]]:
+        books = [StoredBook(record, None, None) for record in records]
+        ranking = Ranking(books, signals, [0.0] * 4, [0, 1, 2, 3], {}, stage2={0: 0.9, 1: 0.8, 2: 0.8, 3: 0.7})
+        candidates = {record.book_id: values for record, values in zip(records, evidence_signals, strict=True)}
+        ranking.evidence = photo_evidence(candidates, region_confidence=0.0, works=works)
+        order = Searcher.verified_first(ranking, [0, 1, 2, 3]) if ranking.evidence.verified else [0, 1, 2, 3]
+        return [records[i].book_id for i in order], ranking.stage2
+
+    order, scores = reordered(signals)
+    assert order == ["deerslayer", "deerslayer-twin", "letters", "plague"]
+    assert scores[1] == scores[0] == 0.9
+    unverified = [dict(values, cover_keypoints=min(values["cover_keypoints"], 0.4)) for values in signals]
+    assert reordered(unverified)[0] == ["letters", "deerslayer", "deerslayer-twin", "plague"]
 
 
 def sample_scenes(sample_catalog: Path) -> list[dict[str, str]]:
