@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from multimodal.lexicon import aligned_words, coverage, lengths, title_variants, words
+from multimodal.lexicon import MIN_FUZZY_LENGTH, aligned_words, coverage, lengths, title_variants, words
 
 IMAGE_SIGNALS = ("image_vs_cover", "perceptual", "image_vs_text")
 FEATURES_SIGNAL = "cover_features"  # the book's share of the photo's features, relative to the best book's
@@ -104,6 +104,17 @@ class EvidenceTuning:
     # SHINING"). Chosen on the tuning split and a fourth sample (seeds 2 and 4): the largest value that cost no right
     # first hit its "found" (docs/evaluation.md, session 9).
     unlike_image: float = 0.2
+    # A short title read whole among many words (``distinct_letters``, ``explained_share``) still names its book when
+    # its cover was found in the photo point for point, short of verified (``cover_keypoints`` at least this: the
+    # level at which ``keypoints.OVERLAPPING_LEVEL`` calls a cover found in the photo). Genre-covers files no author,
+    # so "CHARLOTTE BRONTE Shirley" holds seven letters of its label. Session 11 (docs/evaluation.md).
+    confirming_keypoints: float = 0.3
+    # The picture alone (and a picture agreeing with a few words) identifies no book when the words read are a
+    # legible text (at least this many letters in words of four letters or more) that holds less than ``title_read``
+    # of its title, and its cover was not found in the photo point for point: the photo is of a book whose cover
+    # looks like it ("teTwO Towers" for *The Return of the King*, "THE GRAPES OF WRATH" for *The Wings of the Dove*).
+    # Session 11 (docs/evaluation.md).
+    contradicting_letters: float = 10.0
 
 
 TUNING = EvidenceTuning()
@@ -266,13 +277,15 @@ class CoverReading:
     title_share: float = 1.0  # the share of its title's words (by length) read, its main title read whole counting
     label_letters: float = math.inf  # the letters of its title and author read (a misspelt word for its similarity)
     explained: float = 1.0  # the share of the words read (by length) that are its title and author
+    legible_letters: float = 0.0  # the letters read in words of ``MIN_FUZZY_LENGTH`` or more (any book's)
 
 
 def cover_reading(cover_text: str, title: str, author: str = "") -> CoverReading:
     """How much of a book's title and author was read on the cover, a misspelling counted as ``lexicon`` does, and
     how much of what was read they are; its main title alone is read too (``title_variants``), the best counts."""
     read = words(cover_text)
-    readings = [CoverReading(0.0, 0.0, 0.0)]
+    legible = float(sum(len(word) for word in read if len(word) >= MIN_FUZZY_LENGTH))
+    readings = [CoverReading(0.0, 0.0, 0.0, legible)]
     for variant in title_variants(title):
         title_words, label = words(variant), words(f"{variant} {author}")
         if read and title_words:
@@ -282,6 +295,7 @@ def cover_reading(cover_text: str, title: str, author: str = "") -> CoverReading
                     title_share=coverage(title_words, label_found[: len(title_words)]),
                     label_letters=float(np.dot(lengths(label), label_found)),
                     explained=coverage(read, read_found),
+                    legible_letters=legible,
                 )
             )
     return max(readings, key=lambda reading: (reading.title_share, reading.label_letters))
@@ -302,13 +316,15 @@ def identifies(
     its cover was verified as the photographed one; or its title and author were read (``identified_text``), or
     mostly read and better than any other work's (``identified_lead_text`` with a lead of ``identified_lead``) —
     either with at least ``tuning.title_read`` of its title among the words, its title and author not a few letters
-    lost among many words read (``distinct_letters``, ``explained_share``; ``reading``: ``cover_reading``), and its
-    cover not looked for point for point in vain while its picture is unlike the photo's (``unlike_image``) — or its
-    cover is also the one the photo's cover looks most like, with some of its words read (``agreeing_text``, and
-    ``agreeing_letters`` of its title and author), or — when its cover was
-    found in the photo point for point (``pictured_keypoints``), or could not be matched — the picture decisive, or
-    the two covers near-duplicates (``pictured_similarity``), or its cover the one most of the photo's features are
-    found on, by a lead over every other work's (``pictured_votes``).
+    lost among many words read (``distinct_letters``, ``explained_share``; ``reading``: ``cover_reading``) unless its
+    cover was found in the photo (``confirming_keypoints``), and its cover not looked for point for point in vain
+    while its picture is unlike the photo's (``unlike_image``) — or its cover is also the one the photo's cover looks
+    most like, with some of its words read (``agreeing_text``, and ``agreeing_letters`` of its title and author), or —
+    when its cover was found in the photo point for point (``pictured_keypoints``), or could not be matched — the
+    picture decisive, or the two covers near-duplicates (``pictured_similarity``), or its cover the one most of the
+    photo's features are found on, by a lead over every other work's (``pictured_votes``). The picture counts for
+    nothing when the words read are a legible text that is not its title and its cover was not found point for point
+    (``contradicting_letters``).
     """
     if evidence.verified:
         return evidence.verified_as(first_id)
@@ -321,12 +337,21 @@ def identifies(
     lead = evidence.text_lead(first_id, read)
     pictured = evidence.pictured(first_id)
     unseen = keypoints is not None and keypoints <= 0 and first.get("image_vs_cover", 0.0) < tuning.unlike_image
+    confirmed = keypoints is not None and keypoints >= tuning.confirming_keypoints
     titled = (
         not unseen
         and reading.title_share >= tuning.title_read
-        and (reading.label_letters >= tuning.distinct_letters or reading.explained >= tuning.explained_share)
+        and (
+            reading.label_letters >= tuning.distinct_letters or reading.explained >= tuning.explained_share or confirmed
+        )
     )
     found_in_photo = keypoints is None or keypoints > tuning.pictured_keypoints
+    contradicted = (
+        not (keypoints is not None and keypoints > 0)
+        and reading.legible_letters >= tuning.contradicting_letters
+        and reading.title_share < tuning.title_read
+    )
+    pictured = pictured and not contradicted
     votes = evidence.votes_lead(first_id, first.get(FEATURES_SIGNAL, 0.0))
     return (
         (titled and read >= tuning.identified_text)

@@ -164,3 +164,51 @@ def test_words_naming_a_book_whose_cover_is_not_in_the_photo_do_not_identify_it(
     assert said_found_with(image_vs_cover=0.02)  # its cover not matched: the words alone
     assert said_found_with(image_vs_cover=0.45, cover_keypoints=0.0)  # its picture like the photo's
     assert said_found_with(image_vs_cover=0.02, cover_keypoints=0.3)  # its cover found in the photo
+
+
+def test_a_short_title_read_whole_names_its_book_when_its_cover_is_found_in_the_photo() -> None:
+    """genre-covers files no author (seed 4): "CHARLOTTE BRONTE Shirley" holds seven letters of *Shirley*'s label
+    among many, which alone names nothing; with its cover found in the photo point for point, if short of verified,
+    the words and the picture say the same."""
+    shirley = BookRecord(book_id="shirley", title="Shirley")
+    read = "CHARLOTTE BRONTE Shirley Iluge  Pah"
+    candidates = {f"look-{i}": {"image_vs_cover": 0.4 + 0.01 * i, "ocr_title_match": 0.1} for i in range(10)}
+
+    def said_found_with(keypoints: float) -> bool:
+        candidates["shirley"] = {
+            "image_vs_cover": 0.35,
+            "ocr_title_match": cover_title_match(read, shirley),
+            "cover_keypoints": keypoints,
+        }
+        evidence = photo_evidence(candidates, region_confidence=0.0)
+        assert not evidence.verified and not evidence.pictured("shirley")
+        return identifies("shirley", candidates["shirley"], evidence, reading=cover_reading(read, shirley.title))
+
+    assert said_found_with(TUNING.confirming_keypoints)
+    assert said_found_with(0.43)
+    assert not said_found_with(0.2)
+    assert not said_found_with(0.0)
+
+
+def test_words_read_that_are_not_the_title_contradict_a_lookalike_picture() -> None:
+    """genre-covers' seed 5: a held-out *The Two Towers* read "teTwO Towers", and the cover most like it was *The
+    Return of the King*'s (the same series' design), standing out from the rest. With nothing read the picture
+    decides; words read that are not its title say the photo is of another book — unless its cover was found in
+    the photo point for point."""
+    king = BookRecord(book_id="king", title="The Return of the King")
+    rng = np.random.default_rng(2)
+    candidates = {f"look-{i}": {"image_vs_cover": float(rng.uniform(0.4, 0.5))} for i in range(20)}
+
+    def said_found_reading(read: str, keypoints: float | None = None) -> bool:
+        candidates["king"] = {"image_vs_cover": 0.74, "ocr_title_match": cover_title_match(read, king)}
+        if keypoints is not None:
+            candidates["king"]["cover_keypoints"] = keypoints
+        evidence = photo_evidence(candidates, region_confidence=0.0)
+        assert evidence.pictured("king") and evidence.decisive_image >= TUNING.identified_image
+        return identifies("king", candidates["king"], evidence, reading=cover_reading(read, king.title))
+
+    assert said_found_reading("")
+    assert said_found_reading("J.R.R. TOLKIEN")  # too few letters to say anything
+    assert not said_found_reading("teTwO Towers TOLKIEN")
+    assert said_found_reading("teTwO Towers TOLKIEN", keypoints=0.2)  # its cover's points are in the photo
+    assert said_found_reading("THE RETURN OF THE KING")
