@@ -54,6 +54,15 @@ PHOTO_FEATURES = 2000
 # The cover-features channel's votes (``multimodal.cover_features``) are cast by the photo's 1000 strongest features,
 # as the channel was tuned: with 2000, the background's features outvoted the photographed cover in the tests' scenes.
 VOTE_FEATURES = 1000
+# ORB keeps an image's strongest corners (by Harris score) among those its FAST detector finds: a corner at least
+# ORB_FAST_THRESHOLD grey levels brighter or darker than the circle around it (ORB's default). A blurred photo has few
+# such corners (a median of 1,816 of the 2,000 asked on genre's seed-6 scenes; a blurred cover 8 to 250), so the
+# photo's are found down to PHOTO_FAST_THRESHOLD: a sharp photo still keeps its strongest, a blurred one gets its
+# weaker ones. Chosen on genre's seed-6 scenes (150; session 11): the photographed cover reached 0.5 in 119 -> 123
+# photos (10; 121 at 7, 122 at 5) and was found at all in 128 -> 134, while the best of the ten most-voted wrong
+# covers reached 0.5 in 5 photos at every threshold; the catalog covers' features (kept in the index) are unchanged.
+ORB_FAST_THRESHOLD = 20
+PHOTO_FAST_THRESHOLD = 10
 COVER_HEIGHT = 300  # a catalog cover is featurised at this height (thumbnails are 200–500 px tall)
 COVER_FEATURES = 300
 RATIO = 0.8  # Lowe's ratio test: a match must be this much closer than the second best
@@ -153,13 +162,21 @@ class CoverMatch:
 NO_MATCH = CoverMatch(0)
 
 
-def keypoints_of(image: Image.Image | np.ndarray, scale: float, features: int, keep_image: bool = False) -> Keypoints:
-    """ORB features of an image resized by ``scale`` (grey levels); ``keep_image``: with the grey image."""
+def keypoints_of(
+    image: Image.Image | np.ndarray,
+    scale: float,
+    features: int,
+    keep_image: bool = False,
+    fast_threshold: int = ORB_FAST_THRESHOLD,
+) -> Keypoints:
+    """ORB features of an image resized by ``scale`` (grey levels); ``keep_image``: with the grey image;
+    ``fast_threshold``: how much brighter or darker than its surroundings a corner must be (ORB's FAST detector)."""
     grey = np.asarray(image.convert("L")) if isinstance(image, Image.Image) else image
     if scale != 1:
         interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
         grey = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=interpolation)
-    found, descriptors = cv2.ORB_create(nfeatures=features).detectAndCompute(grey, None)
+    orb = cv2.ORB_create(nfeatures=features, fastThreshold=fast_threshold)
+    found, descriptors = orb.detectAndCompute(grey, None)
     points = np.array([point.pt for point in found], np.float32).reshape(-1, 2)
     return Keypoints(points, descriptors, (grey.shape[1], grey.shape[0]), grey if keep_image else None)
 
@@ -175,13 +192,13 @@ def photo_keypoints(photo: Image.Image | np.ndarray) -> Keypoints:
     """The query photo's features as covers are matched to them (the grey image kept); ``photo``: the photo, or its
     ``photo_grey`` when already computed."""
     grey = photo if isinstance(photo, np.ndarray) else photo_grey(photo)
-    return keypoints_of(grey, 1.0, PHOTO_FEATURES, keep_image=True)
+    return keypoints_of(grey, 1.0, PHOTO_FEATURES, keep_image=True, fast_threshold=PHOTO_FAST_THRESHOLD)
 
 
 def photo_vote_keypoints(photo: Image.Image | np.ndarray) -> Keypoints:
     """The query photo's features as they vote for covers (``VOTE_FEATURES``); ``photo`` as ``photo_keypoints``."""
     grey = photo if isinstance(photo, np.ndarray) else photo_grey(photo)
-    return keypoints_of(grey, 1.0, VOTE_FEATURES)
+    return keypoints_of(grey, 1.0, VOTE_FEATURES, fast_threshold=PHOTO_FAST_THRESHOLD)
 
 
 def cover_keypoints(cover: Image.Image) -> Keypoints:
