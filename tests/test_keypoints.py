@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from multimodal.evidence import identifies, photo_evidence, photo_weights
 from multimodal.fusion import fuse
@@ -19,13 +19,17 @@ from multimodal.keypoints import (
     AGREEMENT_FULL,
     KEYPOINT_FLOOR,
     KEYPOINT_SATURATION,
+    ORB_FAST_THRESHOLD,
+    PHOTO_FEATURES,
     CoverFiles,
     CoverMatch,
     agreement,
     cover_keypoints,
     cover_thumbnail_of,
+    keypoints_of,
     lies_under,
     match,
+    photo_grey,
     photo_keypoints,
     photographed_covers,
     read_cover_keypoints,
@@ -120,6 +124,20 @@ def covers_on_a_table(seed: int, *placed: tuple[Image.Image, tuple[int, int, int
         corners = np.array([(left, top), (right, top), (right, bottom), (left, bottom)], np.float64)
         paste_quad(frame, np.asarray(cover, np.float32), corners)
     return Image.fromarray(np.clip(frame, 0, 255).astype(np.uint8))
+
+
+def test_a_blurred_photo_keeps_its_weaker_corners_and_its_cover_is_verified(sample_catalog):
+    """A blurred photo has few corners as strong as ORB asks by default: found down to ``PHOTO_FAST_THRESHOLD``,
+    its weaker ones are kept, and its cover is verified where the default's few features place it short of that."""
+    cover = sample_cover(sample_catalog, 5)
+    blurred = covers_on_a_table(3, (cover, (270, 330, 630, 870))).filter(ImageFilter.GaussianBlur(5))
+    grey = photo_grey(blurred)
+    default = keypoints_of(grey, 1.0, PHOTO_FEATURES, keep_image=True, fast_threshold=ORB_FAST_THRESHOLD)
+    photo = photo_keypoints(grey)
+    assert len(default) < PHOTO_FEATURES / 2 < len(photo)
+    features, thumbnail = cover_keypoints(cover), lambda: cover_thumbnail_of(cover)
+    assert match(default, features, thumbnail).photographed() < 0.5
+    assert match(photo, features, thumbnail).photographed() >= 0.9
 
 
 def two_covers_on_a_table(centred: Image.Image, beside: Image.Image) -> Image.Image:
