@@ -347,7 +347,7 @@ def identifies(
     )
     found_in_photo = keypoints is None or keypoints > tuning.pictured_keypoints
     contradicted = (
-        not (keypoints is not None and keypoints > 0)
+        not (keypoints is not None and keypoints > tuning.pictured_keypoints)  # its cover's features not in the photo
         and reading.legible_letters >= tuning.contradicting_letters
         and reading.title_share < tuning.title_read
     )

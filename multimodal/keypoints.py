@@ -130,6 +130,7 @@ class CoverMatch:
     homography: np.ndarray | None = None  # the cover's working pixels onto the photo's
     cover_size: tuple[int, int] = (0, 0)  # the cover's working size (width, height)
     picture: np.ndarray | None = None  # the cover's thumbnail, when compared with the photo (``agreement``)
+    seen: np.ndarray | None = None  # ... and the photo's, warped into the cover's frame (``photo_in_cover_frame``)
 
     @property
     def holds_centre(self) -> bool:
@@ -234,12 +235,14 @@ def match(photo: Keypoints, cover: Keypoints, thumbnail: Callable[[], np.ndarray
     quad = cv2.perspectiveTransform(corners, homography).reshape(4, 2) / np.float32(photo.size)
     matched = target[mask.ravel().astype(bool)] / np.float32(photo.size)
     inliers = int(mask.sum())
-    alike, picture = 0.0, None
+    alike, picture, seen = 0.0, None, None
     if inliers >= AGREEING_INLIERS and thumbnail is not None and photo.image is not None:
         picture = thumbnail()
-    if picture is not None:
-        alike = agreement(photo.image, homography, cover.size, picture)
-    return CoverMatch(inliers, quad, *placement(quad), seen_distance(matched), alike, homography, cover.size, picture)
+    if picture is not None and photo.image is not None:
+        seen, reached = photo_in_cover_frame(photo.image, homography, cover.size)
+        alike = cells_agreement(seen, reached, picture)
+    placed = placement(quad)
+    return CoverMatch(inliers, quad, *placed, seen_distance(matched), alike, homography, cover.size, picture, seen)
 
 
 def photographed_covers(photo: Keypoints, matches: Sequence[CoverMatch | None]) -> list[float | None]:
@@ -278,11 +281,9 @@ def lies_under(photo: Keypoints, under: CoverMatch, over: CoverMatch) -> bool:
 def picture_fit(photo: Keypoints, found: CoverMatch, region: np.ndarray) -> float | None:
     """The correlation of the cover's thumbnail and the photo warped into its frame, over the thumbnail's pixels in
     ``region`` (a convex polygon in the photo's working pixels); None for too few pixels, or no picture compared."""
-    if found.homography is None or found.picture is None or photo.image is None:
+    if found.homography is None or found.picture is None or found.seen is None:
         return None
     width, height = found.cover_size
-    flags = cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR
-    seen = thumbnail_of(cv2.warpPerspective(photo.image, found.homography, found.cover_size, flags=flags))
     to_cover = np.linalg.inv(found.homography)
     outline = cv2.perspectiveTransform(region.reshape(-1, 1, 2).astype(np.float64), to_cover).reshape(-1, 2)
     outline *= (THUMBNAIL_SIZE[0] / width, THUMBNAIL_SIZE[1] / height)
@@ -290,7 +291,7 @@ def picture_fit(photo: Keypoints, found: CoverMatch, region: np.ndarray) -> floa
     cv2.fillConvexPoly(inside, np.round(outline).astype(np.int32), 1)
     if inside.sum() < OVERLAP_PIXELS:
         return None
-    return correlation(seen[inside.astype(bool)], found.picture[inside.astype(bool)])
+    return correlation(found.seen[inside.astype(bool)], found.picture[inside.astype(bool)])
 
 
 def thumbnail_of(grey: np.ndarray) -> np.ndarray:
@@ -303,10 +304,21 @@ def agreement(photo: np.ndarray, homography: np.ndarray, cover_size: tuple[int, 
     """The median normalised correlation, over the grid's cells where the cover is not flat, of the cover's
     thumbnail and the photo warped back into the cover's frame (working pixels ``cover_size``) by ``homography``
     (cover to photo); cells the photo does not reach count as disagreeing. 0 when too few cells say anything."""
+    return cells_agreement(*photo_in_cover_frame(photo, homography, cover_size), thumbnail)
+
+
+def photo_in_cover_frame(
+    photo: np.ndarray, homography: np.ndarray, cover_size: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The photo warped back into the cover's frame by ``homography`` (cover to photo), as a thumbnail
+    (``thumbnail_of``), and which of the thumbnail's pixels the photo reaches."""
     warped = cv2.warpPerspective(photo, homography, cover_size, flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR)
     reached = cv2.warpPerspective(np.full_like(photo, 255), homography, cover_size, flags=cv2.WARP_INVERSE_MAP)
-    seen = thumbnail_of(warped)
-    inside = cv2.resize(reached, THUMBNAIL_SIZE, interpolation=cv2.INTER_AREA) > 200
+    return thumbnail_of(warped), cv2.resize(reached, THUMBNAIL_SIZE, interpolation=cv2.INTER_AREA) > 200
+
+
+def cells_agreement(seen: np.ndarray, inside: np.ndarray, thumbnail: np.ndarray) -> float:
+    """``agreement`` of the photo's thumbnail in the cover's frame (``seen``, reaching ``inside``) and the cover's."""
     columns, rows = AGREEMENT_GRID
     width, height = THUMBNAIL_SIZE[0] // columns, THUMBNAIL_SIZE[1] // rows
     values = []
