@@ -23,7 +23,7 @@ from scene_recall import open_photos, photos_parser, scenes
 
 from multimodal import cover_features
 from multimodal.images import load_image
-from multimodal.keypoints import photo_vote_keypoints
+from multimodal.keypoints import photo_keypoints
 from multimodal.search import Shortlist
 
 SHORTLIST = 50
@@ -53,7 +53,7 @@ def main() -> None:
     seconds: dict[str, list[float]] = defaultdict(list)
     for relevant, scene in scenes(context, "scene"):
         photo = load_image(scene.jpeg)
-        keypoints = photo_vote_keypoints(photo)
+        keypoints = photo_keypoints(photo)
         for name, searched in searches.items():
             features._search = (searched, owners, ids)
             started = time.perf_counter()

@@ -6,9 +6,10 @@ This index holds the ORB features of every catalog cover, computed once per cove
 
 - **which covers have most of the photo's features** (``vote``): each feature of the photo is looked up among
   all the covers' features (a binary nearest-neighbour search in faiss), and a close one (at most
-  ``MATCH_BITS`` of its 256 bits differ) is a vote for its cover's book. The books with most votes are the
-  ``cover_features`` channel of stage 1 (``multimodal.signals``): the photographed cover reaches stage 2 even
-  when no outline was found and no word was read, where ``cover_keypoints`` verifies it by a homography;
+  ``MATCH_BITS`` of its 256 bits differ) is a vote for its cover's book, each cover feature voting once. The
+  books with most votes are the ``cover_features`` channel of stage 1 (``multimodal.signals``): the photographed
+  cover reaches stage 2 even when no outline was found and no word was read, where ``cover_keypoints`` verifies it
+  by a homography;
 - **a book's cover features** (``features``), so stage 2 does not read and featurise covers in the query path.
 
 The index is derived from the store (``multimodal.derived``): kept in a folder of the data dir and brought in step
@@ -121,14 +122,19 @@ class CoverFeatureIndex:
         return self.entries.get(book_id)
 
     def vote(self, photo: Keypoints, n: int) -> list[tuple[str, int]]:
-        """The n books whose covers have most of the photo's features (at least ``MIN_VOTES``), most first."""
+        """The n books whose covers have most of the photo's features (at least ``MIN_VOTES``), most first.
+
+        A cover's feature that is the nearest of several of the photo's features votes once: a corner like many (a
+        texture's, a flat print's) is the nearest of many of a scene's weaker corners, and its cover would gather
+        their votes whatever the photo shows (the tests' scenes: one drawn cover was voted first for most photos)."""
         search = self._search
         if search is None or photo.descriptors is None or not len(photo):
             return []
         index, owners, ids = search
         distances, nearest = index.search(photo.descriptors, 1)
         close = (nearest[:, 0] >= 0) & (distances[:, 0] <= MATCH_BITS)
-        votes = np.bincount(owners[nearest[close, 0]], minlength=len(ids))
+        voters = np.unique(nearest[close, 0])  # the covers' features that are some photo feature's nearest
+        votes = np.bincount(owners[voters], minlength=len(ids))
         voted = np.flatnonzero(votes >= MIN_VOTES)  # at most the photo's features: few, whatever the catalog's size
         best = voted[np.argsort(-votes[voted], kind="stable")[:n]]
         return [(ids[i], int(votes[i])) for i in best]

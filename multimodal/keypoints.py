@@ -49,11 +49,11 @@ PHOTO_SIDE = 640  # the photo's longest side when featurised
 # first thousand. Matched with 2000, the right cover was verified in 3-7 more of 150 tuning scenes per catalog (genre
 # 100 -> 103, Italian 128 -> 135, romance 141 -> 144) and no more held-out books' photos had a cover verified; 640 px
 # stayed the side (480 px verified one Italian cover more and genre's and romance's fewer, 800 px fewer everywhere):
-# ``benchmarks/picture_check.py --photo-features``.
+# ``benchmarks/picture_check.py --photo-features``. The same 2000 vote for covers (``multimodal.cover_features``): on
+# the tuning samples' scenes (seeds 2, 4, 5, 6 genre; 2, 6 the others), the photographed cover was among the channel's
+# first 50 in 141-147 -> 145-148 of 150 genre photos (149-150 elsewhere), where the strongest 1000 voted before
+# (session 12, docs/evaluation.md).
 PHOTO_FEATURES = 2000
-# The cover-features channel's votes (``multimodal.cover_features``) are cast by the photo's 1000 strongest features,
-# as the channel was tuned: with 2000, the background's features outvoted the photographed cover in the tests' scenes.
-VOTE_FEATURES = 1000
 # ORB keeps an image's strongest corners (by Harris score) among those its FAST detector finds: a corner at least
 # ORB_FAST_THRESHOLD grey levels brighter or darker than the circle around it (ORB's default). A blurred photo has few
 # such corners (a median of 1,816 of the 2,000 asked on genre's seed-6 scenes; a blurred cover 8 to 250), so the
@@ -190,16 +190,10 @@ def photo_grey(photo: Image.Image) -> np.ndarray:
 
 
 def photo_keypoints(photo: Image.Image | np.ndarray) -> Keypoints:
-    """The query photo's features as covers are matched to them (the grey image kept); ``photo``: the photo, or its
-    ``photo_grey`` when already computed."""
+    """The query photo's features, as they vote for covers (``multimodal.cover_features``) and as covers are matched
+    to them (the grey image kept); ``photo``: the photo, or its ``photo_grey`` when already computed."""
     grey = photo if isinstance(photo, np.ndarray) else photo_grey(photo)
     return keypoints_of(grey, 1.0, PHOTO_FEATURES, keep_image=True, fast_threshold=PHOTO_FAST_THRESHOLD)
-
-
-def photo_vote_keypoints(photo: Image.Image | np.ndarray) -> Keypoints:
-    """The query photo's features as they vote for covers (``VOTE_FEATURES``); ``photo`` as ``photo_keypoints``."""
-    grey = photo if isinstance(photo, np.ndarray) else photo_grey(photo)
-    return keypoints_of(grey, 1.0, VOTE_FEATURES, fast_threshold=PHOTO_FAST_THRESHOLD)
 
 
 def cover_keypoints(cover: Image.Image) -> Keypoints:

@@ -43,7 +43,7 @@ from multimodal.evidence import (
 from multimodal.fulltext import FullTextDocument, StoreFullText
 from multimodal.fusion import fuse, reciprocal_rank_fusion, relevance, shortlist_for_stage2, stage2_priority
 from multimodal.images import load_image
-from multimodal.keypoints import Keypoints, photo_grey, photo_keypoints, photo_vote_keypoints
+from multimodal.keypoints import Keypoints, photo_keypoints
 from multimodal.lexicon import cover_title_match
 from multimodal.models import Models
 from multimodal.photo_query import read_photo
@@ -139,9 +139,7 @@ class Searcher:
                 query.cover_text_vector = self.encode_texts([query.cover_text])[0]
             if self.uses_cover_features:  # the whole photo: the match finds the cover in it
                 with timer.stage("photo_keypoints") if timer is not None else nullcontext():
-                    grey = photo_grey(image)  # one resize for both featurisations
-                    query.photo_keypoints = photo_keypoints(grey)
-                    query.photo_vote_keypoints = photo_vote_keypoints(grey)
+                    query.photo_keypoints = photo_keypoints(image)
                 query.cover_features = self.cover_features.features
         return query
 

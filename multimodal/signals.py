@@ -67,8 +67,7 @@ class EncodedQuery:
     cover_text_vector: np.ndarray | None = None
     cover_region: str = ""  # "cover" or "whole": where the image's vectors and text came from (photo_query)
     region_confidence: float = 0.0
-    photo_keypoints: Keypoints | None = None  # the photo's local features, as covers are matched to them
-    photo_vote_keypoints: Keypoints | None = None  # ... as they vote for covers (multimodal.keypoints)
+    photo_keypoints: Keypoints | None = None  # the photo's local features: they vote for covers, covers are matched
     # A catalog cover's local features (multimodal.cover_features), or None when it has no readable cover.
     # (Default: read from the cover's file; search gives the store's index, multimodal.cover_features.)
     cover_features: Callable[[BookRecord], Keypoints | None] = field(default=cover_file_features, repr=False)
@@ -103,7 +102,7 @@ class FullTextChannel:
 class CoverFeatureChannel:
     """A stage-1 signal's search in the covers' local features (``multimodal.cover_features``) with a photo's."""
 
-    query_features: str = "photo_vote_keypoints"  # an EncodedQuery field
+    query_features: str = "photo_keypoints"  # an EncodedQuery field
 
 
 Channel = VectorChannel | FullTextChannel | CoverFeatureChannel

@@ -15,7 +15,7 @@ from PIL import Image
 
 from multimodal import cover_features
 from multimodal.cover_features import CoverFeatureIndex, StoreCoverFeatures
-from multimodal.keypoints import photo_vote_keypoints
+from multimodal.keypoints import Keypoints, photo_keypoints
 from multimodal.photo import scene_photo
 from multimodal.records import BookRecord
 
@@ -50,7 +50,7 @@ def synced(store: FakeStore, folder: Path | None) -> StoreCoverFeatures:
 @pytest.mark.parametrize("number", [2, 7, 11])
 def test_the_photographed_cover_gets_the_most_votes(sample_catalog: Path, number: int) -> None:
     features = synced(FakeStore(books(sample_catalog)), None)
-    found = features.vote(photo_vote_keypoints(scene_of(sample_catalog, number)), 5)
+    found = features.vote(photo_keypoints(scene_of(sample_catalog, number)), 5)
     assert found[0][0] == f"b{number}"
 
 
@@ -58,12 +58,24 @@ def test_among_other_covers_the_photographed_one_is_among_the_most_voted(sample_
     """Covers lying around it have votes too (stage 2's cover_keypoints says which one is at the centre)."""
     features = synced(FakeStore(books(sample_catalog)), None)
     for number in NUMBERS:
-        found = features.vote(photo_vote_keypoints(scene_of(sample_catalog, number, "covers")), 3)
+        found = features.vote(photo_keypoints(scene_of(sample_catalog, number, "covers")), 3)
         assert f"b{number}" in [book_id for book_id, _ in found]
 
 
+def test_a_cover_feature_votes_once_however_many_photo_features_it_is_nearest(sample_catalog: Path) -> None:
+    """A cover whose few features are each the nearest of many of the photo's (a texture's corners) does not outvote
+    a cover with more of the photo's features."""
+    features = synced(FakeStore(books(sample_catalog, [3, 4])), None)
+    features.warm()
+    three, four = features.index.entry("b3").features, features.index.entry("b4").features
+    repeated = np.repeat(three.descriptors[:5], 10, axis=0)  # five of b3's features, each ten times
+    descriptors = np.vstack([repeated, four.descriptors[:20]])  # twenty of b4's, once each
+    photo = Keypoints(np.zeros((len(descriptors), 2), np.float32), descriptors, (640, 480))
+    assert features.vote(photo, 2) == [("b4", 20), ("b3", 5)]
+
+
 def test_the_inverted_file_finds_what_the_exact_search_finds(sample_catalog, tmp_path, monkeypatch) -> None:
-    photo = photo_vote_keypoints(scene_of(sample_catalog, 4))
+    photo = photo_keypoints(scene_of(sample_catalog, 4))
     exact = synced(FakeStore(books(sample_catalog)), None).vote(photo, 3)
     monkeypatch.setattr(cover_features, "EXACT_UP_TO", 100)
     monkeypatch.setattr(cover_features, "IVF_FEATURES_A_LIST", 400)
@@ -82,7 +94,7 @@ def test_sync_featurises_changed_covers_and_drops_removed_books(sample_catalog: 
     store = FakeStore(books(sample_catalog))
     features = synced(store, tmp_path / "features")
     assert features.sync().added == len(NUMBERS)
-    photo = photo_vote_keypoints(scene_of(sample_catalog, 5))
+    photo = photo_keypoints(scene_of(sample_catalog, 5))
     assert features.vote(photo, 1)[0][0] == "b5"
 
     # b5's cover replaced by cover 9's file (a new content hash), b9 removed: cover 9's photo now finds b5
@@ -90,7 +102,7 @@ def test_sync_featurises_changed_covers_and_drops_removed_books(sample_catalog: 
     store.remove("b9")
     report = features.sync()
     assert (report.added, report.replaced, report.removed) == (0, 1, 1)
-    assert features.vote(photo_vote_keypoints(scene_of(sample_catalog, 9)), 1)[0][0] == "b5"
+    assert features.vote(photo_keypoints(scene_of(sample_catalog, 9)), 1)[0][0] == "b5"
     assert "b9" not in features.index.hashes()
 
 
@@ -105,7 +117,7 @@ def test_the_features_are_kept_in_the_folder_and_not_computed_again(sample_catal
     reopened = synced(store, tmp_path / "features")
     assert reopened.index.hashes() == {record.book_id: "1" for record in store.records.values()}
     assert reopened.sync().added == 0
-    assert reopened.vote(photo_vote_keypoints(scene_of(sample_catalog, 3)), 1)[0][0] == "b3"
+    assert reopened.vote(photo_keypoints(scene_of(sample_catalog, 3)), 1)[0][0] == "b3"
     stored = reopened.index.entry("b3").features
     assert len(stored) > 50 and stored.descriptors.dtype == np.uint8
 
@@ -122,7 +134,7 @@ def test_a_cover_that_cannot_be_read_has_no_features_and_no_votes(sample_catalog
     features = synced(FakeStore(unreadable + books(sample_catalog, [6])), tmp_path / "features")
     assert features.sync().added == 5
     assert [features.features(record) for record in unreadable] == [None] * 4
-    assert [book_id for book_id, _ in features.vote(photo_vote_keypoints(scene_of(sample_catalog, 6)), 5)] == ["b6"]
+    assert [book_id for book_id, _ in features.vote(photo_keypoints(scene_of(sample_catalog, 6)), 5)] == ["b6"]
 
 
 def test_a_file_left_half_written_is_featurised_again(sample_catalog: Path, tmp_path: Path) -> None:
