@@ -1,0 +1,5 @@
+import sys
+
+from evaluation.runner import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Fitted confidence calibrations, one JSON file per profile (multimodal/confidence.py)."""
