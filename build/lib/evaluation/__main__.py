@@ -1,5 +1,0 @@
-import sys
-
-from evaluation.runner import main
-
-sys.exit(main())

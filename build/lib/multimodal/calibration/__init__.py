@@ -1,1 +1,0 @@
-"""Fitted confidence calibrations, one JSON file per profile (multimodal/confidence.py)."""
