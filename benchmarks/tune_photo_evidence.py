@@ -1,11 +1,13 @@
 """Choose the identification thresholds of ``multimodal.evidence`` on evaluation reports of the tuning split.
 
-A photo is "confident" (its result's verdict "found") exactly when ``evidence.identifies`` says the photo
-identifies its first hit (``multimodal.confidence``). Issue 12 asks for two rates at once: photos of books
-*not in the store* said to be no confident match (≥ 0.90), and in-catalog scene photos whose right book is
-first said to be found (≥ 0.95). The evaluation keeps each photo's stage-2 candidates with their signals
-(``--report``), so this script replays ``photo_evidence`` and ``identifies`` under a grid of thresholds
-without searching again, and prints both rates per catalog for the best settings (worst catalog first).
+For a profile with no fitted verdict (``multimodal.verdict``; the offline profile's is fitted by
+``python -m evaluation.fit_verdict``), a photo is "confident" (its result's verdict "found") exactly when
+``evidence.identifies`` says the photo identifies its first hit (``multimodal.confidence``). Issue 12 asks for
+two rates at once: photos of books *not in the store* said to be no confident match (≥ 0.90), and in-catalog
+scene photos whose right book is first said to be found (≥ 0.95). The evaluation keeps each photo's stage-2
+candidates with their signals (``--report``), so this script replays ``photo_evidence`` and ``identifies`` under
+a grid of thresholds without searching again, and prints both rates per catalog for the best settings (worst
+catalog first).
 
     python -m evaluation CATALOG ... --tasks scene,absent_scene --split tuning --report tune-romance.json
     python benchmarks/tune_photo_evidence.py tune-*.json            # choose on tuning (seed 2)
@@ -16,21 +18,12 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
-from dataclasses import dataclass, field, replace
-from functools import cache
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from multimodal.evidence import (
-    TUNING,
-    CoverReading,
-    EvidenceTuning,
-    PhotoEvidence,
-    cover_reading,
-    identifies,
-    photo_evidence,
-)
+from evaluation.photo_reports import Photo, photo_facts, read_photos
+from multimodal.evidence import TUNING, EvidenceTuning, identifies
 
 # The thresholds searched (the others keep their values in ``multimodal.evidence``, chosen in earlier sessions the
 # same way: identified_lead 0.2, agreeing_text 0.3, identified_image 0.5, pictured_similarity 0.97); session 9 narrowed
@@ -46,53 +39,9 @@ GRID = {
 NO_MATCH_TARGET, FOUND_TARGET = 0.90, 0.95
 
 
-@dataclass(eq=False)  # hashed by identity: photo_facts caches per photo
-class Photo:
-    catalog: str
-    absent: bool
-    right_first: bool
-    candidates: dict[str, dict[str, float]]  # book id → signals, in the result's order
-    region_confidence: float
-    works: dict[str, str]  # book id → its work (reports before the work was kept: none)
-    cover_text: str = ""
-    titles: dict[str, str] = field(default_factory=dict)  # book id → its title as filed (older reports: none)
-
-
-def read_photos(paths: list[Path]) -> list[Photo]:
-    photos = []
-    for path in paths:
-        report = json.loads(path.read_text())
-        catalog = Path(report["catalog"]).parent.name
-        for task in ("scene", "absent_scene"):
-            for outcome in report["tasks"].get(task, {}).get("outcomes", []):
-                kept = outcome.get("stage2_candidates", [])
-                candidates = {c["book_id"]: c["signals"] for c in kept}
-                works = {c["book_id"]: c["work"] for c in kept if "work" in c}
-                titles = {c["book_id"]: c["title"] for c in kept if "title" in c}
-                if candidates:
-                    confidence = outcome.get("cover_confidence", 0.0)
-                    right_first = outcome["rank"] == 1
-                    absent = task == "absent_scene"
-                    text = outcome["cover_text"]
-                    photos.append(Photo(catalog, absent, right_first, candidates, confidence, works, text, titles))
-    return photos
-
-
-@cache
-def photo_facts(photo: Photo) -> tuple[PhotoEvidence, CoverReading]:
-    """The photo's evidence and what was read of its first hit: neither depends on the thresholds searched here
-    (``identified_*``, ``agreeing_text``, ``title_read``, ...), so both are computed once."""
-    evidence = photo_evidence(photo.candidates, photo.region_confidence, TUNING, photo.works)
-    first_id = next(iter(photo.candidates))
-    # The title as filed, as search reads it; older reports kept only the work ("title / author", folded), whose
-    # title has lost the punctuation that starts a subtitle, so a long title's main title read whole counts short.
-    work_title, _, author = photo.works.get(first_id, "").partition(" / ")
-    return evidence, cover_reading(photo.cover_text, photo.titles.get(first_id) or work_title, author)
-
-
 def said_found(photo: Photo, tuning: EvidenceTuning) -> bool:
     evidence, reading = photo_facts(photo)
-    first_id, first = next(iter(photo.candidates.items()))
+    first_id, first = photo.first
     return identifies(first_id, first, evidence, tuning, reading)
 
 

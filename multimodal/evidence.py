@@ -26,8 +26,11 @@ the cover (or most of them, better than any other work's; in both cases most of 
 short title lost among many words read: ``cover_reading``), or its cover being the one the photo looks
 most like, with some words, decisively, or as a near-duplicate — never when the photographed cover was
 verified to be another work's, or the first hit's own cover was found lying beside it (its words were
-read off a neighbour). It is the photo's one notion of "confident": the result's verdict is "found"
-exactly when it holds (``multimodal.confidence``).
+read off a neighbour). These hand-written rules are the verdict of a profile with no fitted verdict
+(``multimodal.verdict``: the offline profile's is fitted on the same evidence; clip has no real weights here to fit
+it on); what the covers found in the photo settle alone (``settled_by_the_covers_found``) both verdicts share.
+The verdict is the photo's one notion of "confident": the result's verdict is "found" exactly when it holds
+(``multimodal.confidence``).
 
 A catalog may file one work twice (genre-covers files a title under several genres, often with the same
 cover): such twins match a photo equally, so "how far the best stands out" is measured against the best
@@ -131,6 +134,8 @@ class PhotoEvidence:
     verified_book: str = ""  # the candidate whose cover was verified as the photographed one ("" when none)
     feature_votes: tuple[tuple[str, float], ...] = ()  # every (book id, cover_features), best first
     keypoint_matches: tuple[tuple[str, float], ...] = ()  # every (book id, cover_keypoints) matched, best first
+    image_matches: tuple[tuple[str, float], ...] = ()  # every (book id, image_vs_cover), best first
+    region_confidence: float = 0.0  # how cleanly the cover was found in the photo (0: the whole photo was used)
 
     def work(self, book_id: str) -> str:
         return self.works.get(book_id, book_id)
@@ -143,6 +148,14 @@ class PhotoEvidence:
         """How far a candidate's share of the photo's features (``cover_features``) leads another work's best."""
         return self._lead(self.feature_votes, book_id, value)
 
+    def keypoints_lead(self, book_id: str, value: float) -> float:
+        """How far a candidate's cover_keypoints leads another work's best (-1 when none was matched)."""
+        return value - max(self._others(self.keypoint_matches, book_id), default=-1.0)
+
+    def image_lead(self, book_id: str, value: float) -> float:
+        """How far a candidate's image_vs_cover leads another work's best (-1 when none has one)."""
+        return value - max(self._others(self.image_matches, book_id), default=-1.0)
+
     def verified_over(self, book_id: str, value: float, level: float) -> bool:
         """Whether another work's cover reached the verified ``level`` at the photo's centre, above ``value``."""
         return any(
@@ -150,8 +163,11 @@ class PhotoEvidence:
             for other, match in self.keypoint_matches
         )
 
+    def _others(self, ordered: tuple[tuple[str, float], ...], book_id: str) -> list[float]:
+        return [match for other, match in ordered if self.work(other) != self.work(book_id)]
+
     def _lead(self, ordered: tuple[tuple[str, float], ...], book_id: str, value: float) -> float:
-        others = [match for other, match in ordered if self.work(other) != self.work(book_id)]
+        others = self._others(ordered, book_id)
         return value - (others[0] if others else 0.0)
 
     @property
@@ -232,6 +248,9 @@ def photo_evidence(
     decisive = image_decisiveness(candidates, works, tuning)
     by_image = {book_id: values.get("image_vs_cover", -1.0) for book_id, values in candidates.items()}
     by_text = sorted(((values.get("ocr_title_match", 0.0), book_id) for book_id, values in candidates.items()))
+    by_image_found = sorted(
+        (values["image_vs_cover"], book_id) for book_id, values in candidates.items() if "image_vs_cover" in values
+    )
     by_votes = sorted(((values.get(FEATURES_SIGNAL, 0.0), book_id) for book_id, values in candidates.items()))
     by_keypoints = sorted(
         (values[KEYPOINT_SIGNAL], book_id) for book_id, values in candidates.items() if KEYPOINT_SIGNAL in values
@@ -246,6 +265,8 @@ def photo_evidence(
         verified_book=verified_cover(candidates, works, tuning),
         feature_votes=tuple((book_id, value) for value, book_id in reversed(by_votes)),
         keypoint_matches=tuple((book_id, value) for value, book_id in reversed(by_keypoints)),
+        image_matches=tuple((book_id, value) for value, book_id in reversed(by_image_found)),
+        region_confidence=region_confidence,
     )
 
 
@@ -301,6 +322,27 @@ def cover_reading(cover_text: str, title: str, author: str = "") -> CoverReading
     return max(readings, key=lambda reading: (reading.title_share, reading.label_letters))
 
 
+def settled_by_the_covers_found(
+    first_id: str, first: Mapping[str, float], evidence: PhotoEvidence, tuning: EvidenceTuning = TUNING
+) -> bool | None:
+    """What the covers found in the photo point for point settle alone, whatever was read (None: nothing).
+
+    A cover verified as the photographed one (``verified_keypoints``, ahead of every other work's by
+    ``keypoint_lead``) settles it: the photo identifies its first hit exactly when that cover is the first hit's. It
+    does not identify a first hit whose own cover was found beside the photographed one (``beside_keypoints``: its
+    words, if read, were read off a neighbour), nor one under another work's cover verified at the centre, if not by
+    a lead, better than its own.
+    """
+    if evidence.verified:
+        return evidence.verified_as(first_id)
+    keypoints = first.get(KEYPOINT_SIGNAL)  # None: not matched (no readable cover, or not among those scored)
+    if keypoints is not None and keypoints <= -tuning.beside_keypoints:
+        return False
+    if evidence.verified_over(first_id, -1.0 if keypoints is None else keypoints, tuning.verified_keypoints):
+        return False  # another work's cover was verified at the centre (if not by a lead), better than this one
+    return None
+
+
 def identifies(
     first_id: str,
     first: Mapping[str, float],
@@ -326,13 +368,10 @@ def identifies(
     nothing when the words read are a legible text that is not its title and its cover was not found point for point
     (``contradicting_letters``).
     """
-    if evidence.verified:
-        return evidence.verified_as(first_id)
+    settled = settled_by_the_covers_found(first_id, first, evidence, tuning)
+    if settled is not None:
+        return settled
     keypoints = first.get(KEYPOINT_SIGNAL)  # None: not matched (no readable cover, or not among those scored)
-    if keypoints is not None and keypoints <= -tuning.beside_keypoints:
-        return False
-    if evidence.verified_over(first_id, -1.0 if keypoints is None else keypoints, tuning.verified_keypoints):
-        return False  # another work's cover was verified at the centre (if not by a lead), better than this one
     read = first.get("ocr_title_match", 0.0)
     lead = evidence.text_lead(first_id, read)
     pictured = evidence.pictured(first_id)
