@@ -18,8 +18,8 @@ this book: at least ``FOUND_AT``), ``likely`` (at least ``LIKELY_AT``), ``possib
 ``not_in_catalog`` (hits ranked, none found or likely), ``empty`` (nothing ranked).
 
 **A photo has one notion of "confident".** Its first hit is ``found`` exactly when the photo identifies
-it (``SearchResult.cover_identified``, the rule whose thresholds were chosen for the two rates of issue
-12: photos of books not in the store said to be no confident match, right first hits said to be
+it (``SearchResult.cover_identified``, the profile's verdict, ``multimodal.verdict``, chosen for the two rates
+of issue 12: photos of books not in the store said to be no confident match, right first hits said to be
 found); no other hit of a photo is ``found``. The calibrated number is kept where it agrees and moved to
 the tier's edge where it does not, so the number, the tier and the verdict the reader sees say the same.
 """

@@ -35,7 +35,6 @@ from multimodal.errors import BookNotFound, NoCover
 from multimodal.evidence import (
     PhotoEvidence,
     cover_reading,
-    identifies,
     photo_evidence,
     photo_weights,
     work_of,
@@ -60,6 +59,7 @@ from multimodal.signals import (
 )
 from multimodal.store import BookStore, StoredBook
 from multimodal.timing import Timer
+from multimodal.verdict import verdict_for
 
 MORE_LIKE = ("cover", "description")
 FILTERED_FULLTEXT_FACTOR = 4
@@ -107,6 +107,7 @@ class Searcher:
         self.store = store
         self.settings = settings
         self.profile = models.profile
+        self.verdict = verdict_for(self.profile.name)  # whether a photo identifies its first hit (fitted, or rules)
         self.fulltext = StoreFullText.for_store(store, settings)
         # The covers' local features: the cover_features channel votes with them, cover_keypoints verifies by them
         # (read from the store and featurised when first used: ``uses_cover_features``).
@@ -388,7 +389,7 @@ class Searcher:
             first = ranking.order[0]
             record = ranking.books[first].record
             reading = cover_reading(query.cover_text, record.title, record.author)
-            identified = identifies(record.book_id, ranking.signals[first], ranking.evidence, reading=reading)
+            identified = self.verdict.identifies(record.book_id, ranking.signals[first], ranking.evidence, reading)
         return SearchResult(
             hits, timer.ms, bool(ranking.stage2), self.profile.name, len(ranking.books), query.cover_text,
             cover_region=query.cover_region, cover_confidence=query.region_confidence, cover_identified=identified,
