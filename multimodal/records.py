@@ -201,8 +201,8 @@ class SearchResult:
     # rectified), "whole" (no cover outline found: the whole photo), "" (no image). multimodal.photo_query.
     cover_region: str = ""
     cover_confidence: float = 0.0  # how cleanly the cover was found in the photo, in [0, 1]
-    # Photo queries: whether the photo's own evidence identifies the first hit — its title and author read
-    # on the cover, or its cover standing out from all others (multimodal.evidence.identifies). False:
+    # Photo queries: whether the photo's own evidence identifies the first hit — its cover verified, its title
+    # read on the cover, its cover standing out from all others (the profile's verdict, multimodal.verdict). False:
     # probably a book the catalog does not hold. None for other queries.
     cover_identified: bool | None = None
 
