@@ -19,6 +19,11 @@ works, how its picture compares, how many of the photo's features vote for it) i
 
 The verdict is the photo's one notion of "confident": the result says "found" exactly when it holds
 (``multimodal.confidence``).
+
+The trees learned the signals as the search of their reports computed them: a change to a photo's signals (a
+channel, a weight, the localiser, the OCR) calls for the evaluation's scene reports to be run again and the verdict
+refitted on them. ``python -m evaluation`` prints both rates with every scene run, so a verdict that no longer fits
+shows there; ``python -m evaluation.fit_verdict --check REPORTS`` compares it with the rules on the same photos.
 """
 
 from __future__ import annotations
