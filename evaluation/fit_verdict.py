@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from evaluation.photo_reports import Photo, photo_facts, read_photos
-from multimodal.evidence import identifies, settled_by_the_covers_found
+from multimodal.evidence import settled_by_the_covers_found
 from multimodal.verdict import (
     VERDICT_FEATURES,
     FittedVerdict,
@@ -81,15 +81,6 @@ def rates(photos: list[Photo], said_found: np.ndarray) -> dict[str, Rates]:
         first = [found for photo, found in chosen if is_right(photo)]
         table[catalog] = Rates(1 - float(np.mean(absent or [0])), float(np.mean(first or [0])), len(absent), len(first))
     return table
-
-
-def rule_verdicts(photos: list[Photo]) -> np.ndarray:
-    said = []
-    for photo in photos:
-        evidence, reading = photo_facts(photo)
-        first_id, first = photo.first
-        said.append(identifies(first_id, first, evidence, reading=reading))
-    return np.array(said)
 
 
 def verdicts_of(verdict: PhotoVerdict, photos: list[Photo]) -> np.ndarray:
@@ -208,7 +199,8 @@ def main() -> None:
     args = parser.parse_args()
     photos = read_photos(args.reports)
     print(f"{len(photos)} photos from {len(args.reports)} reports; samples: {sorted({p.sample for p in photos})}")
-    print_rates("rules (multimodal.evidence.identifies), the reference", rates(photos, rule_verdicts(photos)))
+    rules = rates(photos, verdicts_of(RuleVerdict(), photos))
+    print_rates("rules (multimodal.evidence.identifies), the reference", rules)
     if args.check:
         verdict = verdict_for(args.profile)
         if isinstance(verdict, RuleVerdict):

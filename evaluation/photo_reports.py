@@ -27,7 +27,7 @@ class Photo:
     works: dict[str, str]  # book id → its work (reports before the work was kept: none)
     cover_text: str = ""
     titles: dict[str, str] = field(default_factory=dict)  # book id → its title as filed (older reports: none)
-    sample: str = ""  # which sample of photos: the report's split and seed
+    sample: str = ""  # which sample of photos: "seed N", the report's seed
 
     @property
     def first(self) -> tuple[str, dict[str, float]]:

@@ -10,9 +10,10 @@ works, how its picture compares, how many of the photo's features vote for it) i
   found beside it). Otherwise boosted decision trees map the features to the chance that the first hit is the
   photographed book, and the photo identifies it when that chance reaches the fitted ``threshold``. Fitted by
   ``python -m evaluation.fit_verdict`` on the evaluation's reports of simulated scene photos — photos of books in the
-  store, and photos of books held out of it (``--absent``) — of the tuning samples, and reported on other samples
-  (docs/evaluation.md). The trees are monotone where the evidence has a direction: more of the title read, the cover
-  found more surely, a picture more alike, more of the photo's votes never make a photo identify its first hit less.
+  store, and photos of books held out of it (``--absent``) — of several seeded samples, and reported on samples it
+  was not fitted on (docs/evaluation.md). The trees are monotone where the evidence has a direction: more of the
+  title read, the cover found more surely, a picture more alike, more of the photo's votes never make a photo
+  identify its first hit less.
   The fitted numbers are data, one file per profile: ``multimodal/calibration/<profile>-verdict.json``.
 - **rules** (``RuleVerdict``): the hand-written rules of ``multimodal.evidence.identifies``, for a profile with no
   fitted file (clip: no real weights here to fit it on).
