@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from evaluation.absent import FOUND_TARGET, NO_MATCH_TARGET
 from evaluation.photo_reports import Photo, photo_facts, read_photos
 from multimodal.evidence import settled_by_the_covers_found
 from multimodal.verdict import (
@@ -43,7 +44,6 @@ from multimodal.verdict import (
     verdict_for,
 )
 
-NO_MATCH_TARGET, FOUND_TARGET = 0.90, 0.95  # issue 12
 THRESHOLDS = np.round(np.arange(0.05, 0.951, 0.05), 2)
 # Set, not tuned: shallow trees, slow learning, leaves of at least 20 photos.
 TREE_SETTINGS = {"max_depth": 3, "max_iter": 150, "learning_rate": 0.05, "min_samples_leaf": 20, "random_state": 0}
