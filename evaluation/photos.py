@@ -5,23 +5,27 @@
   desk or other-covers backgrounds (the other covers come from the same catalog), ±20°, perspective,
   glare, a thumb, shadows, blur or motion blur, noise, JPEG 35–75. Each query records its
   conditions; the report breaks recall down by them.
+- ``turned_scene``: the ``scene`` task's photos turned a quarter or half turn (90°, 180° or 270°, drawn per book):
+  a book on a table photographed from its side or its head. ``scene`` keeps the cover upright within ±20°.
 - ``absent_scene``: scene photos of covers that are in the catalog but not in the store (``--absent``
   holds a share out at ingest, ``evaluation.absent``): there is no right book, and the result should
   say it found one: its verdict should not be "found" (``multimodal.confidence``, which for a photo
   follows ``SearchResult.cover_identified``).
 
-For ``cover`` and ``scene`` the right book is the one photographed, or any book whose cover looks
+For ``cover``, ``scene`` and ``turned_scene`` the right book is the one photographed, or any book whose cover looks
 identical (the same perceptual hash, as ingest reports them): no photo can tell those apart.
-Both rank the same photos with the reference row "OCR + plain BM25 over title+author": PP-OCR reads
+Each ranks the same photos with the reference row "OCR + plain BM25 over title+author": PP-OCR reads
 the whole photo at Folio's former query resolution and plain BM25 ranks the books by those words.
 """
 
 from __future__ import annotations
 
+import io
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from PIL import Image
 from tqdm import tqdm
 
 from evaluation.reference import Bm25Reference
@@ -107,6 +111,29 @@ def scene_queries(context: TaskContext) -> list[Query]:
     ]
 
 
+TURNS = (90, 180, 270)  # degrees, counter-clockwise: a turned scene's turn is one of these
+
+
+@register("turned_scene", "Cover identification, scene photos turned a quarter or half turn", **PHOTO_TASK)
+def turned_scene_queries(context: TaskContext) -> list[Query]:
+    """The ``scene`` task's photos (the same books, scenes and seeds), each turned by one of ``TURNS``."""
+    turned = []
+    for query in scene_queries(context):
+        turn = TURNS[book_seed(context.seed, query.book_id) % len(TURNS)]
+        image = turned_photo(query.image or b"", turn)
+        conditions = {**query.conditions, "turn": turn}
+        turned.append(Query("turned_scene", query.book_id, query.relevant, image=image, conditions=conditions))
+    return turned
+
+
+def turned_photo(jpeg: bytes, turn: int) -> bytes:
+    """The photo turned ``turn`` degrees counter-clockwise (a multiple of 90: no pixel is resampled), as a JPEG
+    of high quality (the photo's own compression is already in it)."""
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(jpeg)).rotate(turn, expand=True).save(buffer, "JPEG", quality=95)
+    return buffer.getvalue()
+
+
 @register(
     "absent_scene",
     "Not in the catalog: scene photos of covers held out of the store (no answer is right)",
@@ -160,6 +187,8 @@ def condition_groups(conditions: dict[str, Any]) -> list[str]:
     if "rotation" in conditions:
         groups.append("rotation " + ("≤10°" if abs(conditions["rotation"]) <= 10 else ">10°"))
     groups += [name for name in ("glare", "thumb", "shadow", "bent") if conditions.get(name)]
+    if "turn" in conditions:
+        groups.append(f"turned {conditions['turn']}°")
     if "jpeg" in conditions:
         groups.append("JPEG " + ("35-54" if conditions["jpeg"] < 55 else "55-75"))
     return groups

@@ -17,8 +17,9 @@ import pytest
 from conftest import SHARED_DATA, needs_shared_data
 from PIL import Image, ImageDraw
 
-from evaluation.runner import EvalOptions, evaluate, main
-from evaluation.tasks import book_seed
+from evaluation.photos import TURNS, condition_groups
+from evaluation.runner import EvalOptions, evaluate, main, task_context
+from evaluation.tasks import TASKS, book_seed
 from evaluation.text import known_item_query, surname_of
 from ingest.readers import ColumnMap
 from multimodal import Folio, Settings
@@ -152,3 +153,18 @@ def test_an_empty_store_is_ingested_with_the_covers_words_when_asked(sample_cata
     read = Folio.open(Settings(profile="offline", data_dir=tmp_path / "read")).book("sample-003")
     plain = Folio.open(Settings(profile="offline", data_dir=tmp_path / "plain")).book("sample-003")
     assert "LIGHTHOUSE" in read.cover_text.upper() and plain.cover_text == ""
+
+
+def test_turned_scenes_are_the_scene_photos_turned_a_quarter_or_half_turn(offline_folio: Folio, sample_catalog: Path):
+    context = task_context(offline_folio, EvalOptions(sample_catalog, sample=8, seed=3, progress=False))
+    scenes = TASKS["scene"].make_queries(context)
+    turned = TASKS["turned_scene"].make_queries(context)
+    assert [query.book_id for query in turned] == [query.book_id for query in scenes]
+    assert {query.conditions["turn"] for query in turned} == set(TURNS)  # 8 books draw every turn here
+    for scene, query in zip(scenes, turned, strict=True):
+        turn = query.conditions["turn"]
+        assert query.task == "turned_scene" and query.relevant == scene.relevant
+        upright = np.asarray(load_image(scene.image), np.float32)
+        turned_back = np.asarray(load_image(query.image).rotate(-turn, expand=True), np.float32)
+        assert turned_back.shape == upright.shape and np.abs(turned_back - upright).mean() < 3  # the same scene
+        assert f"turned {turn}°" in condition_groups(query.conditions)
