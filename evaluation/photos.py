@@ -120,8 +120,8 @@ def turned_scene_queries(context: TaskContext) -> list[Query]:
     turned = []
     for query in scene_queries(context):
         turn = TURNS[book_seed(context.seed, query.book_id) % len(TURNS)]
-        image = turned_photo(query.image or b"", turn)
         conditions = {**query.conditions, "turn": turn}
+        image = turned_photo(query.image, turn) if query.image is not None else None  # a scene query has a photo
         turned.append(Query("turned_scene", query.book_id, query.relevant, image=image, conditions=conditions))
     return turned
 
